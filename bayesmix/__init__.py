@@ -1,0 +1,37 @@
+"""bayesmix: Bayesian multilevel regression from lme4-style formulas, on PyMC and ArviZ.
+
+>>> import bayesmix as bm
+>>> fit = bm.Model("Reaction ~ Days + (Days | Subject)", bm.datasets.load("sleepstudy")).fit(seed=1)  # doctest: +SKIP
+>>> print(fit)  # doctest: +SKIP
+"""
+
+from . import datasets
+from .errors import (
+    ArgumentError,
+    BayesmixError,
+    ConvergenceWarning,
+    DataError,
+    FormulaError,
+    PriorError,
+    SamplingError,
+    SpecError,
+)
+from .model import Fit, Model
+from .priors import Prior
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ArgumentError",
+    "BayesmixError",
+    "ConvergenceWarning",
+    "DataError",
+    "Fit",
+    "FormulaError",
+    "Model",
+    "Prior",
+    "PriorError",
+    "SamplingError",
+    "SpecError",
+    "datasets",
+]

@@ -1,0 +1,368 @@
+"""Build the PyMC model of a design and its priors.  Builds only: never samples.
+
+Graph layout (all vectorised; no Python loop over rows or groups):
+
+* population part: ``eta = Intercept_c + (X - mean(X)) @ b`` when the design
+  has an intercept (the reported ``Intercept`` is recovered as
+  ``Intercept_c - mean(X) @ b``, as brms does), else ``X @ b``;
+* per grouping factor with ``k`` varying coefficients: ``r = (z @ L.T) * sd``
+  with ``z`` standard normal (non-centred), ``L`` the block-diagonal Cholesky
+  factor of the correlation matrix and ``sd`` the per-coefficient SDs; with
+  ``centered=True`` ``r`` is sampled directly from its (multivariate) normal;
+* the LKJ(eta) prior on a correlation block of size ``m`` is placed on its
+  canonical partial correlations (CPCs): under LKJ the CPC in column ``j`` is
+  ``2 * Beta(eta + (m - 2 - j) / 2, same) - 1``, independently (Lewandowski,
+  Kurowicka & Joe, 2009), so no Jacobian of the Cholesky map is needed and the
+  graph stays small and quick to compile; ``L`` is filled from the CPCs row by
+  row: ``L[i, j] = cpc[i, j] * sqrt(1 - sum_{m<j} L[i, m]^2)``.
+
+Variables a user reads: ``b`` (dims ``term``), ``sd_<factor>`` (dims
+``<factor>__coef``), ``cor_<factor>`` (dims ``<factor>__cor``), ``r_<factor>``
+(dims ``<factor>``, ``<factor>__coef``) and ``sigma``.  Variables whose names
+start with ``_`` are the sampler's internal coordinates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+import xarray as xr
+
+from .design import Design, FactorDesign
+from .errors import argument_error
+from .families import Family
+from .priors import Prior, PriorSet
+
+__all__ = ["build_model", "BuiltModel", "expand_posterior", "INTERNAL_PREFIX"]
+
+INTERNAL_PREFIX = "_"
+
+
+def _make_rv(name: str, prior: Prior, kw: dict):
+    """A PyMC random variable for ``prior`` (parameters may be arrays)."""
+    p = prior.params
+    d = prior.dist
+    if d == "normal":
+        return pm.Normal(name, mu=p[0], sigma=p[1], **kw)
+    if d == "student_t":
+        return pm.StudentT(name, nu=p[0], mu=p[1], sigma=p[2], **kw)
+    if d == "cauchy":
+        return pm.Cauchy(name, alpha=p[0], beta=p[1], **kw)
+    if d == "half_normal":
+        return pm.HalfNormal(name, sigma=p[0], **kw)
+    if d == "half_student_t":
+        return pm.HalfStudentT(name, nu=p[0], sigma=p[1], **kw)
+    if d == "half_cauchy":
+        return pm.HalfCauchy(name, beta=p[0], **kw)
+    if d == "exponential":
+        return pm.Exponential(name, lam=p[0], **kw)
+    if d == "gamma":
+        return pm.Gamma(name, alpha=p[0], beta=p[1], **kw)
+    raise AssertionError(d)  # pragma: no cover - parse_prior rejects others
+
+
+def _vector_rv(
+    name: str, priors: list[Prior], dims: str | None, positive: bool, parts_out: dict, scalar: bool = False
+):
+    """A vector of parameters whose elements may have different priors.
+
+    Elements sharing a distribution family become one PyMC variable with
+    vector parameters; with one family the variable is ``name`` itself.
+    ``parts_out[name]`` records (variable name, element indices) so that
+    :func:`expand_posterior` can reassemble the vector from the draws.
+    """
+    groups: dict[str, list[int]] = {}
+    for i, pr in enumerate(priors):
+        groups.setdefault(pr.dist, []).append(i)
+    single = len(groups) == 1
+    rvs = []
+    parts = []
+    for dist, idx in groups.items():
+        rv_name = name if single else f"{INTERNAL_PREFIX}{name}__{dist}"
+        if scalar:
+            kw = {}
+            stacked = priors[0]
+        else:
+            kw = {"dims": dims} if single and dims else {"shape": len(idx)}
+            params = tuple(
+                np.array([priors[i].params[k] for i in idx]) for k in range(len(priors[idx[0]].params))
+            )
+            stacked = Prior.__new__(Prior)
+            object.__setattr__(stacked, "dist", dist)
+            object.__setattr__(stacked, "params", params)
+        if dist == "flat":
+            rv = pm.HalfFlat(rv_name, **kw) if positive else pm.Flat(rv_name, **kw)
+        else:
+            rv = _make_rv(rv_name, stacked, kw)
+        rvs.append(rv)
+        parts.append((rv_name, np.asarray(idx)))
+    parts_out[name] = parts
+    if single:
+        return rvs[0]
+    order = np.argsort(np.concatenate([idx for _, idx in parts]))
+    vec = pt.concatenate(rvs)[order]
+    return pm.Deterministic(name, vec, dims=dims) if dims is not None else vec
+
+
+def cholesky_from_cpc(cpc, factor: FactorDesign, xp):
+    """Block-diagonal Cholesky factor of the factor's correlation matrix.
+
+    Written once for both backends: ``xp`` is ``pytensor.tensor`` when building
+    the graph (``cpc`` of shape ``(n_pairs,)``) and ``numpy`` when expanding
+    draws (``cpc`` of shape ``(..., n_pairs)``).  Returns shape ``(..., k, k)``.
+    """
+    k = len(factor.coefs)
+    one = xp.ones_like(cpc[..., 0])
+    zero = xp.zeros_like(cpc[..., 0])
+    L = [[one if i == j else zero for j in range(k)] for i in range(k)]
+    pos = 0
+    for block in factor.correlated_blocks:
+        m = len(block)
+        for ii in range(1, m):
+            row = block[ii]
+            used = zero
+            for jj in range(ii):
+                value = cpc[..., pos] * xp.sqrt(1.0 - used)
+                L[row][block[jj]] = value
+                used = used + value**2
+                pos += 1
+            L[row][row] = xp.sqrt(1.0 - used)
+    return xp.stack([xp.stack(r, axis=-1) for r in L], axis=-2)
+
+
+def correlations(L, pairs, xp):
+    """The correlations ``(L @ L.T)[i, j]`` for the index pairs, shape ``(..., n_pairs)``."""
+    return xp.stack([(L[..., i, :] * L[..., j, :]).sum(axis=-1) for i, j in pairs], axis=-1)
+
+
+def group_effects(z, L, sd, xp):
+    """Non-centred group effects ``(z @ L.T) * sd``; ``z`` is ``(..., J, k)``."""
+    if L is None:
+        return z * sd[..., None, :]
+    return xp.matmul(z, xp.swapaxes(L, -1, -2)) * sd[..., None, :]
+
+
+def _cpc_params(factor: FactorDesign, eta: float) -> np.ndarray:
+    """Beta parameter of each CPC, in ``cor_pairs`` order."""
+    out = []
+    for block in factor.correlated_blocks:
+        m = len(block)
+        for ii in range(1, m):
+            for jj in range(ii):
+                out.append(eta + (m - 2 - jj) / 2.0)
+    return np.asarray(out, dtype=float)
+
+
+def _resolve_centered(centered, design: Design) -> dict[str, bool]:
+    names = [f.name for f in design.factors]
+    if isinstance(centered, bool):
+        out = dict.fromkeys(names, centered)
+    elif isinstance(centered, Mapping):
+        unknown = set(centered) - set(names)
+        if unknown:
+            raise argument_error("centered", dict(centered), f"keys among the factors {names}")
+        out = {n: bool(centered.get(n, False)) for n in names}
+    else:
+        raise argument_error("centered", centered, "a bool or a dict of factor name to bool")
+    for f in design.factors:
+        if out[f.name] and f.correlated_blocks and f.correlated_blocks[0] != tuple(range(len(f.coefs))):
+            raise argument_error(
+                "centered",
+                centered,
+                f"non-centred for factor {f.name!r}: the centred form needs one correlation block "
+                "covering all its coefficients",
+            )
+    return out
+
+
+@dataclass(frozen=True)
+class BuiltModel:
+    """A built PyMC model with what is needed to turn its draws into reported quantities.
+
+    Attributes
+    ----------
+    model : pymc.Model
+        The graph; inspect it, or sample it with any PyMC tool.
+    parts : dict
+        Vector name -> [(PyMC variable, element indices)] for vectors split by prior family.
+    centered : dict
+        Factor name -> centred parameterisation.
+    xbar : ndarray or None
+        Means of the non-intercept design columns (centring of the intercept).
+    """
+
+    model: pm.Model
+    parts: dict
+    centered: dict
+    xbar: np.ndarray | None
+    slope_idx: tuple[int, ...]
+
+    @property
+    def free_names(self) -> list[str]:
+        """Names of the sampled (free) variables."""
+        return [v.name for v in self.model.free_RVs]
+
+
+def build_model(
+    design: Design,
+    family: Family,
+    data: dict[str, np.ndarray],
+    priors: PriorSet,
+    centered: bool | Mapping[str, bool] = False,
+) -> BuiltModel:
+    """Build the PyMC model.
+
+    Parameters
+    ----------
+    design : Design
+        From :func:`bayesmix.design.make_design`.
+    family : Family
+        Response family.
+    data : dict
+        The family's prepared response arrays.
+    priors : PriorSet
+        From :func:`bayesmix.priors.default_priors` and overrides.
+    centered : bool or dict
+        Centred parameterisation of group effects, for all factors or per factor.
+
+    Returns
+    -------
+    BuiltModel
+    """
+    centered = _resolve_centered(centered, design)
+    X = design.X
+    terms = list(design.terms)
+    parts: dict = {}
+    xbar = None
+    slope_idx: list[int] = []
+    with pm.Model(coords=design.coords()) as model:
+        if design.has_intercept:
+            i0 = terms.index("Intercept")
+            slope_idx = [j for j in range(len(terms)) if j != i0]
+            xbar = X[:, slope_idx].mean(axis=0)
+            icpt = _vector_rv(
+                f"{INTERNAL_PREFIX}Intercept_c", [priors["Intercept"]], None, False, parts, scalar=True
+            )
+            eta = icpt
+            if slope_idx:
+                b_s = _vector_rv(
+                    f"{INTERNAL_PREFIX}b", [priors[f"b_{terms[j]}"] for j in slope_idx], None, False, parts
+                )
+                eta = eta + pt.dot(X[:, slope_idx] - xbar, b_s)
+                full = pt.concatenate([pt.atleast_1d(icpt - pt.dot(xbar, b_s)), b_s])
+                pm.Deterministic("b", full[np.argsort([i0, *slope_idx])], dims="term")
+            else:
+                pm.Deterministic("b", pt.atleast_1d(icpt), dims="term")
+        elif terms:
+            b = _vector_rv("b", [priors[f"b_{t}"] for t in terms], "term", False, parts)
+            eta = pt.dot(X, b)
+        else:
+            eta = pt.constant(0.0)
+
+        for f in design.factors:
+            eta = eta + _group_part(f, priors, centered[f.name], parts)
+
+        if family.has_sigma:
+            sigma = _vector_rv("sigma", [priors["sigma"]], None, True, parts, scalar=True)
+            pm.Normal("obs", mu=eta, sigma=sigma, observed=data["y"])
+        else:  # pragma: no cover - later families
+            raise NotImplementedError(family.name)
+    return BuiltModel(model=model, parts=parts, centered=centered, xbar=xbar, slope_idx=tuple(slope_idx))
+
+
+def _group_part(f: FactorDesign, priors: PriorSet, centered: bool, parts: dict):
+    name = f.name
+    k = len(f.coefs)
+    sd = _vector_rv(f"sd_{name}", [priors[f"sd_{name}__{c}"] for c in f.coefs], f"{name}__coef", True, parts)
+    pairs = f.cor_pairs()
+    L = None
+    if pairs:
+        beta = _cpc_params(f, priors[f"cor_{name}"].params[0])
+        u = pm.Beta(f"{INTERNAL_PREFIX}cpc_{name}", alpha=beta, beta=beta, shape=len(pairs))
+        L = cholesky_from_cpc(2.0 * u - 1.0, f, pt)
+        pm.Deterministic(f"cor_{name}", correlations(L, pairs, pt), dims=f"{name}__cor")
+    dims = (name, f"{name}__coef")
+    if not centered:
+        z = pm.Normal(f"{INTERNAL_PREFIX}z_{name}", 0.0, 1.0, dims=dims)
+        r = pm.Deterministic(f"r_{name}", group_effects(z, L, sd, pt), dims=dims)
+    elif L is None:
+        r = pm.Normal(f"r_{name}", 0.0, sd, dims=dims)
+    else:
+        r = pm.MvNormal(f"r_{name}", mu=np.zeros(k), chol=sd[:, None] * L, dims=dims)
+
+    idx = f.index
+    contrib = 0.0
+    for c in range(k):
+        zc = f.Z[:, c]
+        term = r[idx, c]
+        if not np.all(zc == 1.0):
+            term = zc * term
+        contrib = contrib + term
+    return contrib
+
+
+def _assemble(post, name: str, parts: dict):
+    """Reassemble a vector split by prior family, or return the variable."""
+    if name not in parts or len(parts[name]) == 1:
+        return np.asarray(post[parts[name][0][0] if name in parts else name])
+    n = sum(len(idx) for _, idx in parts[name])
+    first = np.asarray(post[parts[name][0][0]])
+    out = np.empty(first.shape[:-1] + (n,))
+    for var, idx in parts[name]:
+        out[..., idx] = np.asarray(post[var])
+    return out
+
+
+def expand_posterior(post: xr.Dataset, design: Design, built: BuiltModel) -> xr.Dataset:
+    """Compute the reported variables (``b``, ``sd_*``, ``cor_*``, ``r_*``, ``sigma``) from free draws.
+
+    The same transforms as the graph (shared code), applied with numpy to
+    arrays of shape ``(chain, draw, ...)``; variables already present are kept.
+
+    Parameters
+    ----------
+    post : xarray.Dataset
+        Draws of the free variables (internal names included).
+    design : Design
+    built : BuiltModel
+    """
+    sample = ("chain", "draw")
+    out = {}
+    coords = {"chain": post["chain"].values, "draw": post["draw"].values, **design.coords()}
+    p = built.parts
+    if design.has_intercept:
+        icpt = np.asarray(post[f"{INTERNAL_PREFIX}Intercept_c"])
+        cols = [None] * len(design.terms)
+        if built.slope_idx:
+            b_s = _assemble(post, f"{INTERNAL_PREFIX}b", p)
+            cols[design.terms.index("Intercept")] = icpt - b_s @ built.xbar
+            for t, j in enumerate(built.slope_idx):
+                cols[j] = b_s[..., t]
+        else:
+            cols[0] = icpt
+        out["b"] = (sample + ("term",), np.stack(cols, axis=-1))
+    elif design.terms:
+        out["b"] = (sample + ("term",), _assemble(post, "b", p))
+    for f in design.factors:
+        name = f.name
+        sd = _assemble(post, f"sd_{name}", p)
+        out[f"sd_{name}"] = (sample + (f"{name}__coef",), sd)
+        L = None
+        pairs = f.cor_pairs()
+        if pairs:
+            u = np.asarray(post[f"{INTERNAL_PREFIX}cpc_{name}"])
+            L = cholesky_from_cpc(2.0 * u - 1.0, f, np)
+            out[f"cor_{name}"] = (sample + (f"{name}__cor",), correlations(L, pairs, np))
+        if built.centered[name]:
+            r = np.asarray(post[f"r_{name}"])
+        else:
+            r = group_effects(np.asarray(post[f"{INTERNAL_PREFIX}z_{name}"]), L, sd, np)
+        out[f"r_{name}"] = (sample + (name, f"{name}__coef"), r)
+    if "sigma" in post or "sigma" in p:
+        out["sigma"] = (sample, np.asarray(post["sigma"]))
+    used = {d for dims, _ in out.values() for d in dims}
+    return xr.Dataset(out, coords={k: v for k, v in coords.items() if k in used}, attrs=dict(post.attrs))

@@ -1,0 +1,458 @@
+"""Turn a parsed formula and a DataFrame into matrices, group indices and coordinates.
+
+The result, :class:`Design`, is immutable and keeps formulaic's fitted
+``ModelSpec`` objects, so :meth:`Design.encode` re-encodes new data with the
+same category levels and stateful transforms (``center``, ``scale``...).
+"""
+
+from __future__ import annotations
+
+import difflib
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from formulaic import Formula
+from formulaic.errors import FormulaicError
+
+from .errors import DataError, FormulaError, argument_error
+from .formula import FormulaSpec, GroupTerm, parse_formula
+
+__all__ = ["Design", "FactorDesign", "NewData", "make_design", "group_labels"]
+
+
+@dataclass(frozen=True)
+class FactorDesign:
+    """The varying coefficients of one grouping factor.
+
+    Attributes
+    ----------
+    name : str
+        Factor name (``"Subject"``, ``"batch:cask"``).
+    columns : tuple of str
+        Data columns whose labels define the groups.
+    levels : tuple of str
+        Group labels, in sorted order (numbers sorted numerically).
+    index : ndarray of int, shape (N,)
+        Group of each row, indexing ``levels``.
+    Z : ndarray, shape (N, k)
+        Values multiplying each varying coefficient.
+    coefs : tuple of str
+        Names of the varying coefficients (``"Intercept"``, ``"Days"``).
+    blocks : tuple of tuple of int
+        Coefficients that share a correlation matrix; singletons are independent.
+    """
+
+    name: str
+    columns: tuple[str, ...]
+    levels: tuple[str, ...]
+    index: np.ndarray = field(repr=False)
+    Z: np.ndarray = field(repr=False)
+    coefs: tuple[str, ...]
+    blocks: tuple[tuple[int, ...], ...]
+    term_specs: tuple = field(repr=False, default=())
+    term_exprs: tuple[str, ...] = ()
+
+    @property
+    def n_levels(self) -> int:
+        """Number of groups."""
+        return len(self.levels)
+
+    @property
+    def correlated_blocks(self) -> tuple[tuple[int, ...], ...]:
+        """Blocks with more than one coefficient (those with a correlation matrix)."""
+        return tuple(b for b in self.blocks if len(b) > 1)
+
+    def cor_pairs(self) -> list[tuple[int, int]]:
+        """Index pairs (i, j), i < j, of coefficients with a correlation parameter."""
+        pairs = []
+        for block in self.correlated_blocks:
+            for jj in range(1, len(block)):
+                for ii in range(jj):
+                    pairs.append((block[ii], block[jj]))
+        return pairs
+
+
+@dataclass(frozen=True)
+class Design:
+    """Everything the model builder needs, as plain arrays.
+
+    Attributes
+    ----------
+    formula : FormulaSpec
+        The parsed formula.
+    y : pandas.Series
+        The response (successes for binomial responses), untransformed.
+    y_other : pandas.Series or None
+        Failures (``cbind``) or trials (``trials()``) for binomial responses.
+    X : ndarray, shape (N, p)
+        Population-level design.
+    terms : tuple of str
+        Column names of ``X``.
+    factors : tuple of FactorDesign
+        One per grouping factor.
+    rows : pandas.Index
+        Labels of the data rows used (after dropping missing values).
+    """
+
+    formula: FormulaSpec
+    y: pd.Series = field(repr=False)
+    y_other: pd.Series | None = field(repr=False)
+    X: np.ndarray = field(repr=False)
+    terms: tuple[str, ...]
+    fixed_spec: object = field(repr=False)
+    factors: tuple[FactorDesign, ...]
+    rows: pd.Index = field(repr=False)
+    n_dropped: int = 0
+
+    @property
+    def n_obs(self) -> int:
+        """Number of rows used."""
+        return int(self.X.shape[0])
+
+    @property
+    def has_intercept(self) -> bool:
+        """Whether the population design has an ``Intercept`` column."""
+        return "Intercept" in self.terms
+
+    def factor(self, name: str) -> FactorDesign:
+        """The factor called ``name``."""
+        for f in self.factors:
+            if f.name == name:
+                return f
+        raise argument_error("factor", name, f"one of {[f.name for f in self.factors]}")
+
+    def coords(self) -> dict[str, list[str]]:
+        """PyMC coordinates: population terms, and per factor its levels and coefficients."""
+        coords: dict[str, list[str]] = {"term": list(self.terms)}
+        for f in self.factors:
+            coords[f.name] = list(f.levels)
+            coords[f"{f.name}__coef"] = list(f.coefs)
+            pairs = f.cor_pairs()
+            if pairs:
+                coords[f"{f.name}__cor"] = [f"{f.coefs[i]}__{f.coefs[j]}" for i, j in pairs]
+        return coords
+
+    def encode(self, data: pd.DataFrame) -> NewData:
+        """Encode new data exactly as the fitted data were encoded.
+
+        Parameters
+        ----------
+        data : pandas.DataFrame
+            Must hold the predictor and grouping columns (not the response).
+
+        Returns
+        -------
+        NewData
+            Population design, and per factor the group index (``-1`` for a
+            level not seen in fitting) and the varying-coefficient values.
+        """
+        if not isinstance(data, pd.DataFrame):
+            raise argument_error("data", type(data).__name__, "a pandas DataFrame")
+        needed = set(_formula_vars(self.formula.fixed))
+        for f in self.factors:
+            needed |= set(f.columns)
+            for expr in f.term_exprs:
+                needed |= set(_formula_vars(expr))
+        _check_columns(data, needed, self.formula.text, role="predictor")
+        X = _materialize(self.fixed_spec, data, self.formula.text)
+        index, Zs = {}, {}
+        for f in self.factors:
+            labels = group_labels(data, f.columns)
+            lookup = {lev: i for i, lev in enumerate(f.levels)}
+            index[f.name] = np.array([lookup.get(v, -1) for v in labels], dtype=np.int64)
+            Zs[f.name] = np.column_stack([_materialize(s, data, self.formula.text) for s in f.term_specs])
+        return NewData(X=X, index=index, Z=Zs)
+
+
+@dataclass(frozen=True)
+class NewData:
+    """New data encoded by :meth:`Design.encode`."""
+
+    X: np.ndarray
+    index: dict[str, np.ndarray]
+    Z: dict[str, np.ndarray]
+
+
+def _formula_vars(expr: str) -> set[str]:
+    try:
+        return set(Formula(expr).required_variables)
+    except FormulaicError as exc:
+        raise FormulaError(f"cannot parse {expr!r}: {_plain(exc)}", expr) from None
+
+
+def _plain(exc: Exception) -> str:
+    """formulaic's message without its terminal colour codes and markers."""
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    return text.replace("⧛", "").replace("⧚", "").strip()
+
+
+def _check_columns(data: pd.DataFrame, needed: set[str], formula: str, role: str) -> None:
+    missing = [c for c in sorted(needed) if c not in data.columns]
+    if not missing:
+        return
+    parts = []
+    for col in missing:
+        close = difflib.get_close_matches(col, [str(c) for c in data.columns], n=3, cutoff=0.6)
+        hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+        pos = formula.find(col)
+        where = f" at position {pos} of the formula" if pos >= 0 else ""
+        parts.append(f"{col!r}{where}{hint}")
+    raise DataError(
+        f"unknown {role} column{'s' if len(missing) > 1 else ''} {'; '.join(parts)}; "
+        f"the data have columns {[str(c) for c in data.columns]}"
+    )
+
+
+def _materialize(spec, data: pd.DataFrame, formula: str) -> np.ndarray:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mm = spec.get_model_matrix(data, na_action="ignore")
+    except FormulaicError as exc:
+        raise FormulaError(f"cannot evaluate the formula on these data: {_plain(exc)}", formula) from None
+    return np.asarray(mm, dtype=float)
+
+
+def _natural_key(label: str):
+    try:
+        return (0, float(label), label)
+    except ValueError:
+        return (1, 0.0, label)
+
+
+def _label_strings(col: pd.Series) -> pd.Series:
+    """Group labels as strings; integral floats lose their '.0' (codes read with NaN)."""
+    if pd.api.types.is_float_dtype(col):
+        vals = col.to_numpy()
+        finite = vals[np.isfinite(vals)]
+        if finite.size and np.all(finite == np.round(finite)):
+            return col.map(lambda v: str(int(v)) if np.isfinite(v) else v)
+    return col.astype(str)
+
+
+def group_labels(data: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
+    """The group label of each row: the column labels joined by ``':'``."""
+    parts = [_label_strings(data[c]) for c in columns]
+    out = parts[0]
+    for p in parts[1:]:
+        out = out + ":" + p
+    return out.to_numpy(dtype=object)
+
+
+def _sorted_levels(data: pd.DataFrame, columns: tuple[str, ...], labels: np.ndarray) -> list[str]:
+    uniq = pd.unique(labels)
+    if len(columns) == 1 and isinstance(data[columns[0]].dtype, pd.CategoricalDtype):
+        order = [str(c) for c in data[columns[0]].cat.categories]
+        present = set(uniq)
+        return [c for c in order if c in present]
+    if len(columns) == 1:
+        return sorted(uniq, key=_natural_key)
+    # interactions: sort by each component in turn
+    return sorted(uniq, key=lambda lab: [_natural_key(p) for p in lab.split(":")])
+
+
+def _rank_check(X: np.ndarray, names: tuple[str, ...]) -> None:
+    if X.shape[1] == 0:
+        return
+    scale = np.where(np.abs(X).max(axis=0) > 0, np.abs(X).max(axis=0), 1.0)
+    Xs = X / scale
+    kept: list[int] = []
+    for j in range(Xs.shape[1]):
+        cand = kept + [j]
+        if np.linalg.matrix_rank(Xs[:, cand], tol=1e-8 * np.sqrt(X.shape[0])) == len(cand):
+            kept.append(j)
+            continue
+        col = names[j]
+        if not np.any(Xs[:, j]):
+            raise DataError(
+                f"the population-level design is rank deficient: column {col!r} is all zeros "
+                "(a level or interaction that never occurs in these rows?)"
+            )
+        coef, *_ = np.linalg.lstsq(Xs[:, kept], Xs[:, j], rcond=None)
+        involved = [names[kept[i]] for i in np.flatnonzero(np.abs(coef) > 1e-6)]
+        raise DataError(
+            f"the population-level design is rank deficient: column {col!r} is a linear "
+            f"combination of {', '.join(repr(c) for c in involved)}; drop one of them from the formula"
+        )
+    if X.shape[0] < X.shape[1]:
+        raise DataError(f"{X.shape[0]} rows cannot identify {X.shape[1]} population-level terms")
+
+
+def _response_series(data: pd.DataFrame, expr: str, formula: str) -> pd.Series:
+    if expr in data.columns:
+        return data[expr]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mm = Formula(f"0 + I({expr})").get_model_matrix(data, na_action="ignore")
+    except FormulaicError as exc:
+        raise FormulaError(f"cannot evaluate the response {expr!r}: {_plain(exc)}", formula) from None
+    return pd.Series(np.asarray(mm)[:, 0], index=data.index, name=expr)
+
+
+def make_design(formula: str | FormulaSpec, data: pd.DataFrame, na_action: str = "drop") -> Design:
+    """Build the :class:`Design` of ``formula`` on ``data``.
+
+    Parameters
+    ----------
+    formula : str or FormulaSpec
+        lme4-style formula.
+    data : pandas.DataFrame
+        One row per observation.
+    na_action : {"drop", "raise"}
+        Rows with a missing value in a used column are dropped with a warning
+        that says how many, or make a :class:`DataError` naming them.
+
+    Returns
+    -------
+    Design
+    """
+    spec = parse_formula(formula) if isinstance(formula, str) else formula
+    if not isinstance(data, pd.DataFrame):
+        raise argument_error("data", type(data).__name__, "a pandas DataFrame")
+    if na_action not in ("drop", "raise"):
+        raise argument_error("na_action", na_action, "'drop' or 'raise'")
+    text = spec.text
+
+    # ---- which columns are used, and do they exist
+    resp_vars: set[str] = set()
+    for expr in (spec.response.expr, spec.response.other):
+        if expr is None:
+            continue
+        resp_vars |= {expr} if expr in data.columns else _formula_vars(expr)
+    _check_columns(data, resp_vars, text, role="response")
+    fixed_vars = _formula_vars(spec.fixed)
+    _check_columns(data, fixed_vars, text, role="predictor")
+    for g in spec.groups:
+        _check_columns(data, _formula_vars(g.expr), text, role="varying-coefficient")
+        _check_columns(data, set(g.factors), text, role="grouping")
+    used = set(resp_vars) | set(fixed_vars)
+    for g in spec.groups:
+        used |= _formula_vars(g.expr) | set(g.factors)
+    used_cols = [c for c in data.columns if c in used]
+
+    # ---- missing values
+    na = data[used_cols].isna()
+    bad = na.any(axis=1)
+    n_bad = int(bad.sum())
+    if n_bad:
+        per_col = {c: int(n) for c, n in na.sum().items() if n}
+        rows = list(data.index[bad][:5])
+        more = f" and {n_bad - 5} more" if n_bad > 5 else ""
+        detail = f"missing values in {n_bad} row(s) (rows {rows}{more}; per column {per_col})"
+        if na_action == "raise":
+            raise DataError(detail + "; pass na_action='drop' to drop them")
+        warnings.warn(f"dropped {n_bad} of {len(data)} rows with {detail}", UserWarning, stacklevel=3)
+        data = data.loc[~bad]
+    if len(data) == 0:
+        raise DataError("no rows left to fit (every row has a missing value or the data are empty)")
+
+    # ---- response
+    y = _response_series(data, spec.response.expr, text)
+    y_other = None
+    if spec.response.other is not None:
+        y_other = _response_series(data, spec.response.other, text)
+
+    # ---- population design
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mm = Formula(spec.fixed).get_model_matrix(data, na_action="ignore")
+    except FormulaicError as exc:
+        raise FormulaError(f"cannot build the population-level design: {_plain(exc)}", text) from None
+    X = np.asarray(mm, dtype=float)
+    terms = tuple(str(c) for c in mm.columns)
+    _check_finite(X, terms, data.index, "population-level")
+    _rank_check(X, terms)
+
+    # ---- group-level designs, merged per factor
+    by_factor: dict[str, list[GroupTerm]] = {}
+    for g in spec.groups:
+        by_factor.setdefault(g.factor, []).append(g)
+    factors = []
+    for name, gterms in by_factor.items():
+        factors.append(_factor_design(name, gterms, data, text))
+
+    return Design(
+        formula=spec,
+        y=y,
+        y_other=y_other,
+        X=X,
+        terms=terms,
+        fixed_spec=mm.model_spec,
+        factors=tuple(factors),
+        rows=data.index,
+        n_dropped=n_bad,
+    )
+
+
+def _check_finite(M: np.ndarray, names, index, what: str) -> None:
+    nonfinite = ~np.isfinite(M)
+    if nonfinite.any():
+        j = int(np.flatnonzero(nonfinite.any(axis=0))[0])
+        rows = list(index[nonfinite[:, j]][:5])
+        raise DataError(
+            f"the {what} column {names[j]!r} has non-finite values (inf or NaN after transforming) "
+            f"in rows {rows}"
+        )
+
+
+def _factor_design(name: str, gterms: list[GroupTerm], data: pd.DataFrame, text: str) -> FactorDesign:
+    columns = gterms[0].factors
+    labels = group_labels(data, columns)
+    levels = _sorted_levels(data, columns, labels)
+    if len(levels) < 2:
+        raise DataError(
+            f"grouping factor {name!r} has a single level ({levels[0]!r}) in the data; "
+            "a group-level SD needs at least two groups"
+        )
+    lookup = {lev: i for i, lev in enumerate(levels)}
+    index = np.fromiter((lookup[v] for v in labels), dtype=np.int64, count=len(labels))
+
+    Zcols, coefs, blocks, specs, exprs = [], [], [], [], []
+    for g in gterms:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                mm = Formula(g.expr).get_model_matrix(data, na_action="ignore")
+        except FormulaicError as exc:
+            raise FormulaError(
+                f"cannot build the varying coefficients ({g.expr} | {name}): {_plain(exc)}", text, g.position
+            ) from None
+        names = [str(c) for c in mm.columns]
+        if not names:
+            raise FormulaError(f"the group term ({g.expr} | {name}) has no coefficients", text, g.position)
+        Z = np.asarray(mm, dtype=float)
+        _check_finite(Z, names, data.index, f"varying-coefficient ({name})")
+        start = len(coefs)
+        for n in names:
+            if n in coefs:
+                raise FormulaError(
+                    f"coefficient {n!r} varies by {name!r} in two group terms; write it once",
+                    text,
+                    g.position,
+                )
+            coefs.append(n)
+        idx = tuple(range(start, start + len(names)))
+        if g.correlated:
+            blocks.append(idx)
+        else:
+            blocks.extend((i,) for i in idx)
+        Zcols.append(Z)
+        specs.append(mm.model_spec)
+        exprs.append(g.expr)
+    return FactorDesign(
+        name=name,
+        columns=columns,
+        levels=tuple(levels),
+        index=index,
+        Z=np.column_stack(Zcols),
+        coefs=tuple(coefs),
+        blocks=tuple(blocks),
+        term_specs=tuple(specs),
+        term_exprs=tuple(exprs),
+    )

@@ -1,0 +1,283 @@
+"""Parse lme4-style model formulas into a plain, immutable spec.
+
+The population-level part of a formula is handed to formulaic unchanged
+(so ``a*b``, ``C(x)``, ``np.log(x)``, ``center(x)``, ``scale(x)`` all work as
+formulaic documents them); this module only finds the ``(expr | factor)``
+bar terms, expands their grouping side (``a/b`` and ``a:b``) and records the
+response expression.
+
+>>> spec = parse_formula("Reaction ~ Days + (Days | Subject)")
+>>> spec.response.expr, spec.fixed, spec.groups[0].factor
+('Reaction', 'Days', 'Subject')
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .errors import FormulaError
+
+_IDENT = re.compile(r"[A-Za-z_.][A-Za-z0-9_.]*$")
+
+
+@dataclass(frozen=True)
+class GroupTerm:
+    """One ``(expr | factor)`` term after expansion.
+
+    Attributes
+    ----------
+    expr : str
+        The varying-coefficient side, a formulaic formula such as ``"1 + Days"``.
+    factors : tuple of str
+        Data columns whose label combination defines the groups
+        (``("batch", "cask")`` for ``batch:cask``).
+    correlated : bool
+        False for ``||`` terms (independent standard deviations).
+    position : int
+        Offset of the term in the formula text, for error messages.
+    """
+
+    expr: str
+    factors: tuple[str, ...]
+    correlated: bool
+    position: int
+
+    @property
+    def factor(self) -> str:
+        """The grouping factor's name, e.g. ``"batch:cask"``."""
+        return ":".join(self.factors)
+
+
+@dataclass(frozen=True)
+class Response:
+    """The left-hand side of a formula.
+
+    Attributes
+    ----------
+    expr : str
+        The outcome expression (a column or a formulaic expression); for
+        ``cbind(s, f)`` the successes, for ``s | trials(n)`` the successes.
+    kind : str
+        ``"plain"``, ``"cbind"`` (successes, failures) or ``"trials"``.
+    other : str or None
+        Failures expression for ``cbind``, trials expression for ``trials``.
+    """
+
+    expr: str
+    kind: str = "plain"
+    other: str | None = None
+
+
+@dataclass(frozen=True)
+class FormulaSpec:
+    """A parsed formula: the response, the population part and the bar terms.
+
+    Attributes
+    ----------
+    text : str
+        The formula as written.
+    response : Response
+        The left-hand side.
+    fixed : str
+        Right-hand side of the population part, in formulaic syntax.
+    groups : tuple of GroupTerm
+        The group-level terms, after ``/`` expansion, in formula order.
+    """
+
+    text: str
+    response: Response
+    fixed: str
+    groups: tuple[GroupTerm, ...]
+
+    @property
+    def factors(self) -> tuple[str, ...]:
+        """Names of the grouping factors, without repeats, in formula order."""
+        return tuple(dict.fromkeys(g.factor for g in self.groups))
+
+
+def _check_parens(text: str) -> None:
+    depth = 0
+    opened: list[int] = []
+    for i, ch in enumerate(text):
+        if ch == "(":
+            opened.append(i)
+            depth += 1
+        elif ch == ")":
+            if not opened:
+                raise FormulaError("unmatched ')'", text, i)
+            opened.pop()
+    if opened:
+        raise FormulaError("unclosed '('", text, opened[-1])
+
+
+def _split_top(text: str, sep: str, offset: int = 0) -> list[tuple[str, int]]:
+    """Split ``text`` at top-level (outside parentheses) occurrences of ``sep``.
+
+    Returns the pieces with their absolute start offsets.
+    """
+    pieces: list[tuple[str, int]] = []
+    depth = 0
+    start = 0
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif depth == 0 and text.startswith(sep, i):
+            pieces.append((text[start:i], offset + start))
+            i += len(sep)
+            start = i
+            continue
+        i += 1
+    pieces.append((text[start:], offset + start))
+    return pieces
+
+
+def _find_bar(inner: str) -> tuple[int, bool] | None:
+    """Position of the top-level ``|`` or ``||`` in a bar term, and whether it is double."""
+    depth = 0
+    for i, ch in enumerate(inner):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            double = i + 1 < len(inner) and inner[i + 1] == "|"
+            return i, double
+    return None
+
+
+def _strip(piece: str, offset: int) -> tuple[str, int]:
+    lead = len(piece) - len(piece.lstrip())
+    return piece.strip(), offset + lead
+
+
+def _parse_factor(text: str, formula: str, offset: int) -> list[tuple[str, ...]]:
+    """Expand a grouping side: ``a`` -> [a]; ``a/b`` -> [a, a:b]; ``a:b`` -> [a:b]."""
+    nested = _split_top(text, "/", offset)
+    result: list[tuple[str, ...]] = []
+    prefix: tuple[str, ...] = ()
+    for part, pos in nested:
+        part, pos = _strip(part, pos)
+        if not part:
+            raise FormulaError("empty grouping factor after '|'", formula, pos)
+        names: list[str] = []
+        for name, npos in _split_top(part, ":", pos):
+            name, npos = _strip(name, npos)
+            if name.startswith("`") and name.endswith("`") and len(name) > 2:
+                name = name[1:-1]
+            elif not _IDENT.match(name):
+                raise FormulaError(
+                    f"grouping factor {name!r} must be a column name (or a:b, a/b of column names)",
+                    formula,
+                    npos,
+                )
+            names.append(name)
+        prefix = prefix + tuple(names)
+        result.append(prefix)
+    return result
+
+
+def _parse_response(lhs: str, formula: str, offset: int) -> Response:
+    lhs, offset = _strip(lhs, offset)
+    if not lhs:
+        raise FormulaError("the formula has no response on the left of '~'", formula, offset)
+    bar = _find_bar(lhs)
+    if bar is not None:
+        i, double = bar
+        left, right = lhs[:i].strip(), lhs[i + (2 if double else 1) :].strip()
+        m = re.fullmatch(r"trials\s*\((.+)\)", right)
+        if double or not left or m is None:
+            raise FormulaError(
+                "a '|' on the left of '~' must read 'successes | trials(n)'", formula, offset + i
+            )
+        return Response(expr=left, kind="trials", other=m.group(1).strip())
+    m = re.fullmatch(r"cbind\s*\((.*)\)", lhs, flags=re.S)
+    if m is not None:
+        inner_off = offset + lhs.index("(") + 1
+        args = _split_top(m.group(1), ",", inner_off)
+        if len(args) != 2 or not all(a.strip() for a, _ in args):
+            raise FormulaError(
+                "cbind() takes exactly two arguments: cbind(successes, failures)", formula, offset
+            )
+        return Response(expr=args[0][0].strip(), kind="cbind", other=args[1][0].strip())
+    return Response(expr=lhs)
+
+
+def parse_formula(text: str) -> FormulaSpec:
+    """Parse an lme4-style formula.
+
+    Parameters
+    ----------
+    text : str
+        For example ``"y ~ x + (1 + x | g) + (1 | a/b)"``.
+
+    Returns
+    -------
+    FormulaSpec
+
+    Raises
+    ------
+    FormulaError
+        With the position of the problem in the text.
+    """
+    if not isinstance(text, str):
+        raise FormulaError(f"a formula must be a string, got {type(text).__name__}")
+    _check_parens(text)
+    sides = _split_top(text, "~")
+    if len(sides) == 1:
+        raise FormulaError("the formula has no '~' separating response and predictors", text, 0)
+    if len(sides) > 2:
+        raise FormulaError("the formula has more than one '~'", text, sides[2][1] - 1)
+    (lhs, lhs_off), (rhs, rhs_off) = sides
+    response = _parse_response(lhs, text, lhs_off)
+
+    fixed_parts: list[str] = []
+    groups: list[GroupTerm] = []
+    rhs_stripped, _ = _strip(rhs, rhs_off)
+    if not rhs_stripped:
+        raise FormulaError("nothing on the right of '~'", text, len(text))
+    for piece, pos in _split_top(rhs, "+", rhs_off):
+        term, tpos = _strip(piece, pos)
+        if not term:
+            raise FormulaError("empty term (two '+' in a row, or a trailing '+')", text, pos)
+        is_bar = False
+        if term.startswith("(") and term.endswith(")"):
+            # the whole term must be one parenthesised group
+            depth = 0
+            closes_at_end = True
+            for i, ch in enumerate(term):
+                depth += ch == "("
+                depth -= ch == ")"
+                if depth == 0 and i < len(term) - 1:
+                    closes_at_end = False
+                    break
+            inner = term[1:-1]
+            bar = _find_bar(inner) if closes_at_end else None
+            if bar is not None:
+                is_bar = True
+                i, double = bar
+                ipos = tpos + 1
+                expr, epos = _strip(inner[:i], ipos)
+                fac_text = inner[i + (2 if double else 1) :]
+                fac_off = ipos + i + (2 if double else 1)
+                if not expr:
+                    raise FormulaError(
+                        "nothing before '|' in a group term: write (1 | g) for a varying intercept",
+                        text,
+                        ipos + i,
+                    )
+                if "|" in fac_text:
+                    raise FormulaError("more than one '|' in a group term", text, fac_off)
+                for factors in _parse_factor(fac_text, text, fac_off):
+                    groups.append(GroupTerm(expr, factors, not double, tpos))
+        elif _find_bar(term) is not None:
+            bar_at = tpos + _find_bar(term)[0]
+            raise FormulaError("a group term must be in parentheses, as in (1 + x | g)", text, bar_at)
+        if not is_bar:
+            fixed_parts.append(term)
+    fixed = " + ".join(fixed_parts) if fixed_parts else "1"
+    return FormulaSpec(text=text, response=response, fixed=fixed, groups=tuple(groups))

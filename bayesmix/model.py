@@ -1,0 +1,242 @@
+"""The user-facing facades: :class:`Model` (a spec bound to data) and :class:`Fit` (its posterior)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from . import results
+from .build import BuiltModel, build_model
+from .design import Design, make_design
+from .errors import argument_error
+from .families import Family, get_family
+from .formula import parse_formula
+from .priors import Prior, PriorSet, default_priors
+from .sampling import SamplerSettings, convergence_report, sample, warn_convergence
+
+__all__ = ["Model", "Fit"]
+
+
+class Model:
+    """A multilevel regression model: formula, data, family and priors.
+
+    Parameters
+    ----------
+    formula : str
+        lme4-style formula, e.g. ``"Reaction ~ Days + (Days | Subject)"``.
+    data : pandas.DataFrame
+        One row per observation.
+    family : str
+        ``"gaussian"``.
+    priors : dict, optional
+        Overrides of the default priors, keyed by class (``"b"``, ``"sd"``,
+        ``"cor"``, ``"sigma"``, ``"Intercept"``) or parameter (``"b_Days"``,
+        ``"sd_Subject__Days"``, ``"cor_Subject"``); values like
+        ``"student_t(3, 0, 10)"``.  See :mod:`bayesmix.priors`.
+    centered : bool or dict, default False
+        Centred parameterisation of the group effects (all factors, or per
+        factor name).  Non-centred suits few rows per group.
+    na_action : {"drop", "raise"}
+        What to do with rows that have missing values in used columns.
+
+    Examples
+    --------
+    >>> import bayesmix as bm
+    >>> m = bm.Model("Reaction ~ Days + (Days | Subject)", bm.datasets.load("sleepstudy"))
+    >>> m.design.factors[0].n_levels
+    18
+    """
+
+    def __init__(
+        self,
+        formula: str,
+        data: pd.DataFrame,
+        family: str | Family = "gaussian",
+        priors: Mapping[str, str | Prior] | None = None,
+        centered: bool | Mapping[str, bool] = False,
+        na_action: str = "drop",
+    ):
+        self.formula = formula
+        self.family = get_family(family)
+        self.centered = centered
+        self.na_action = na_action
+        self._prior_overrides = dict(priors or {})
+        # parse and encode now: a bad formula or bad data should fail at once, not at fit()
+        self.design: Design = make_design(parse_formula(formula), data, na_action=na_action)
+        self.response_data = self.family.prepare(self.design.y, self.design.y_other)
+        self.priors: PriorSet = default_priors(
+            self.design, self.family, self.response_data, self._prior_overrides
+        )
+
+    @cached_property
+    def built(self) -> BuiltModel:
+        """The built PyMC model and its bookkeeping (built on first access)."""
+        return build_model(self.design, self.family, self.response_data, self.priors, self.centered)
+
+    @property
+    def pymc_model(self):
+        """The ``pymc.Model`` (built on first access, never sampled here)."""
+        return self.built.model
+
+    def __repr__(self) -> str:
+        groups = ", ".join(f"{f.name} ({f.n_levels} levels)" for f in self.design.factors) or "none"
+        return (
+            f"bayesmix.Model({self.formula!r}, family={self.family.name!r})\n"
+            f"  {self.design.n_obs} observations; grouping factors: {groups}\n"
+            f"  population terms: {', '.join(self.design.terms)}"
+        )
+
+    def fit(
+        self,
+        draws: int = 1000,
+        tune: int = 1000,
+        chains: int = 4,
+        seed: int | None = None,
+        target_accept: float = 0.8,
+        sampler: str = "nutpie",
+        cores: int | None = None,
+        progressbar: bool = True,
+        check: bool = True,
+    ) -> Fit:
+        """Sample the posterior with NUTS.
+
+        Parameters
+        ----------
+        draws, tune, chains : int
+            Draws kept per chain, tuning steps per chain, number of chains.
+        seed : int, optional
+            The same seed gives the same draws.
+        target_accept : float
+            NUTS target acceptance rate; raise it (0.9-0.99) after divergences.
+        sampler : {"nutpie", "pymc"}
+            NUTS engine.
+        cores : int, optional
+            Chains run in parallel on this many cores (default: all, at most one per chain).
+        progressbar : bool
+            Show sampling progress (terminal and notebook).
+        check : bool
+            Warn (:class:`~bayesmix.ConvergenceWarning`) on divergences, R-hat > 1.01
+            or bulk ESS < 400.
+
+        Returns
+        -------
+        Fit
+        """
+        if not isinstance(check, bool):
+            raise argument_error("check", check, "True or False")
+        settings = SamplerSettings(
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            seed=seed,
+            target_accept=target_accept,
+            sampler=sampler,
+            cores=cores,
+            progressbar=progressbar,
+        )
+        idata = sample(self.built, self.design, settings)
+        fit = Fit(self, idata, settings)
+        if check:
+            warn_convergence(fit.convergence, stacklevel=3)
+        return fit
+
+
+class Fit:
+    """A fitted model: the posterior draws and the tables built from them.
+
+    Attributes
+    ----------
+    model : Model
+        What was fitted.
+    idata : xarray.DataTree
+        ArviZ DataTree with groups ``posterior`` and ``sample_stats``.
+    settings : SamplerSettings
+        How it was sampled.
+    """
+
+    def __init__(self, model: Model, idata, settings: SamplerSettings):
+        self.model = model
+        self.idata = idata
+        self.settings = settings
+
+    @property
+    def posterior(self):
+        """The posterior draws as an ``xarray.Dataset``."""
+        return self.idata["posterior"].to_dataset()
+
+    @property
+    def design(self) -> Design:
+        """The fitted design."""
+        return self.model.design
+
+    @cached_property
+    def convergence(self) -> dict:
+        """Divergences, max R-hat, min bulk ESS and whether all pass."""
+        return convergence_report(self.idata)
+
+    @cached_property
+    def _table(self) -> pd.DataFrame:
+        return results.parameter_table(self.posterior, self.design)
+
+    def summary(self, prob: float = 0.95, ranef: bool = False, exponentiate: bool = False) -> pd.DataFrame:
+        """Posterior summary of every parameter (brms labels).
+
+        Parameters
+        ----------
+        prob : float
+            Mass of the central interval (columns ``q2.5``/``q97.5`` for 0.95).
+        ranef : bool
+            Also list the group effects ``r_<factor>[level,coef]``.
+        exponentiate : bool
+            Report population effects as ``exp(b)`` (odds or rate ratios).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns class, group, mean, sd, the interval, rhat, ess_bulk, ess_tail.
+        """
+        if not 0 < prob < 1:
+            raise argument_error("prob", prob, "a number strictly between 0 and 1")
+        if prob == 0.95 and not ranef and not exponentiate:
+            return self._table.copy()
+        return results.parameter_table(
+            self.posterior, self.design, prob=prob, ranef=ranef, transform=np.exp if exponentiate else None
+        )
+
+    def fixef(self, prob: float = 0.95) -> pd.DataFrame:
+        """Population-level effects (mean, sd, interval) by term."""
+        return results.fixef(self.posterior, self.design, prob)
+
+    def ranef(self, factor: str | None = None, prob: float = 0.95) -> pd.DataFrame:
+        """Group-level deviations by (factor,) level and coefficient."""
+        return results.ranef(self.posterior, self.design, factor, prob)
+
+    def coef(self, factor: str | None = None, prob: float = 0.95) -> pd.DataFrame:
+        """Per-level coefficients: population effect plus deviation."""
+        return results.coef(self.posterior, self.design, factor, prob)
+
+    def varcorr(self, prob: float = 0.95) -> pd.DataFrame:
+        """Group-level SDs and correlations and the residual SD."""
+        return results.varcorr(self.posterior, self.design, prob)
+
+    def report(self) -> str:
+        """The brms-style text report that ``print(fit)`` shows."""
+        return results.format_report(
+            self._table, self.design, self.model.family, self.settings, {"convergence": self.convergence}
+        )
+
+    def __repr__(self) -> str:
+        return self.report()
+
+    def plot(self, kind: str = "trace", **kwargs):
+        """Plot the fit; see :mod:`bayesmix.plots`. Returns a matplotlib figure."""
+        from . import plots
+
+        return plots.plot(self, kind, **kwargs)
+
+    def to_netcdf(self, path: str) -> None:
+        """Write the posterior (DataTree) to a netCDF file."""
+        self.idata.to_netcdf(path, engine="h5netcdf")

@@ -1,0 +1,267 @@
+"""Tables from posterior draws: summary, fixef, ranef, coef, varcorr and the printed report.
+
+Functions here take the posterior ``xarray.Dataset`` (and the design) and
+return pandas DataFrames; :class:`bayesmix.Fit` wraps them.  Parameter labels
+follow brms: ``b_Days``, ``sd_Subject__Days``, ``cor_Subject__Intercept__Days``,
+``sigma``, ``r_Subject[308,Days]``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .design import Design
+
+__all__ = ["summarize", "fixef", "ranef", "coef", "varcorr", "format_report"]
+
+STAT_COLUMNS = ["mean", "sd", "q2.5", "q97.5", "rhat", "ess_bulk", "ess_tail"]
+
+
+def _stats(draws: np.ndarray, prob: float = 0.95, diagnostics: bool = True) -> dict[str, np.ndarray]:
+    """Per-parameter statistics of draws shaped ``(chain, draw, n)``."""
+    flat = draws.reshape(-1, draws.shape[-1])
+    lo, hi = (1 - prob) / 2, 1 - (1 - prob) / 2
+    out = {
+        "mean": flat.mean(axis=0),
+        "sd": flat.std(axis=0, ddof=1),
+        f"q{100 * lo:g}": np.quantile(flat, lo, axis=0),
+        f"q{100 * hi:g}": np.quantile(flat, hi, axis=0),
+    }
+    if diagnostics:
+        import arviz_stats as azs
+
+        out["rhat"] = np.asarray(azs.rhat(draws, chain_axis=0, draw_axis=1))
+        out["ess_bulk"] = np.asarray(azs.ess(draws, method="bulk", chain_axis=0, draw_axis=1))
+        out["ess_tail"] = np.asarray(azs.ess(draws, method="tail", prob=0.1, chain_axis=0, draw_axis=1))
+    return out
+
+
+def _flat(post: xr.Dataset, var: str) -> tuple[np.ndarray, list[tuple]]:
+    """Draws of ``var`` as ``(chain, draw, n)`` with the coordinate tuple of each column."""
+    da = post[var]
+    extra = [d for d in da.dims if d not in ("chain", "draw")]
+    arr = da.transpose("chain", "draw", *extra).values
+    arr = arr.reshape(arr.shape[0], arr.shape[1], -1)
+    labels = [()]
+    for d in extra:
+        labels = [(*lab, str(c)) for lab in labels for c in da[d].values]
+    return arr, labels
+
+
+def parameter_table(
+    post: xr.Dataset, design: Design, prob: float = 0.95, ranef: bool = False, transform=None
+) -> pd.DataFrame:
+    """Statistics of every reported parameter, labelled as brms labels them.
+
+    Parameters
+    ----------
+    post : xarray.Dataset
+        Posterior draws.
+    design : Design
+    prob : float
+        Mass of the central interval.
+    ranef : bool
+        Include the group effects ``r_<factor>[level,coef]``.
+    transform : callable, optional
+        Applied to population effects' draws before summarising (e.g. ``np.exp``).
+    """
+    rows: list[tuple[str, str, str, np.ndarray]] = []  # (label, class, group, draws column)
+    blocks = []
+
+    def add(var: str, cls: str, group: str, label_fn, fn=None):
+        if var not in post:
+            return
+        arr, labels = _flat(post, var)
+        if fn is not None:
+            arr = fn(arr)
+        blocks.append((arr, [label_fn(lab) for lab in labels], cls, group))
+
+    add("b", "b", "", lambda lab: f"b_{lab[0]}", transform)
+    for f in design.factors:
+        add(f"sd_{f.name}", "sd", f.name, lambda lab, f=f: f"sd_{f.name}__{lab[0]}")
+        add(f"cor_{f.name}", "cor", f.name, lambda lab, f=f: f"cor_{f.name}__{lab[0]}")
+    add("sigma", "sigma", "", lambda lab: "sigma")
+    if ranef:
+        for f in design.factors:
+            add(f"r_{f.name}", "r", f.name, lambda lab, f=f: f"r_{f.name}[{lab[0]},{lab[1]}]")
+    frames = []
+    for arr, labels, cls, group in blocks:
+        st = _stats(arr, prob)
+        df = pd.DataFrame(st, index=labels)
+        df.insert(0, "group", group)
+        df.insert(0, "class", cls)
+        frames.append(df)
+    del rows
+    out = pd.concat(frames) if frames else pd.DataFrame()
+    out.index.name = "parameter"
+    return out
+
+
+def _draw_table(arr: np.ndarray, index, prob: float) -> pd.DataFrame:
+    st = _stats(arr, prob, diagnostics=False)
+    return pd.DataFrame(st, index=index)
+
+
+def fixef(post: xr.Dataset, design: Design, prob: float = 0.95) -> pd.DataFrame:
+    """Population-level effects: one row per term."""
+    arr, labels = _flat(post, "b")
+    out = _draw_table(arr, pd.Index([lab[0] for lab in labels], name="term"), prob)
+    return out
+
+
+def ranef(post: xr.Dataset, design: Design, factor: str | None = None, prob: float = 0.95) -> pd.DataFrame:
+    """Group-level deviations from the population effects, per level and coefficient.
+
+    Returns a long DataFrame indexed by (factor, level, coef); with ``factor``
+    given, indexed by (level, coef).
+    """
+    factors = [design.factor(factor)] if factor is not None else list(design.factors)
+    frames = []
+    for f in factors:
+        arr, labels = _flat(post, f"r_{f.name}")
+        idx = pd.MultiIndex.from_tuples([(f.name, *lab) for lab in labels], names=["factor", "level", "coef"])
+        frames.append(_draw_table(arr, idx, prob))
+    out = pd.concat(frames)
+    return out.droplevel("factor") if factor is not None else out
+
+
+def coef(post: xr.Dataset, design: Design, factor: str | None = None, prob: float = 0.95) -> pd.DataFrame:
+    """Per-level coefficients, population effect + group deviation, draw by draw (lme4's ``coef``).
+
+    Every population term appears for every level (its deviation is 0 where it
+    does not vary by the factor); a varying coefficient without a population
+    term is the deviation alone.
+    """
+    factors = [design.factor(factor)] if factor is not None else list(design.factors)
+    b = post["b"].transpose("chain", "draw", "term").values if "b" in post else None
+    frames = []
+    for f in factors:
+        r = post[f"r_{f.name}"].transpose("chain", "draw", f.name, f"{f.name}__coef").values
+        names = list(design.terms) + [c for c in f.coefs if c not in design.terms]
+        J = f.n_levels
+        total = np.zeros(r.shape[:2] + (J, len(names)))
+        for j, name in enumerate(names):
+            if name in design.terms:
+                total[..., j] += b[..., design.terms.index(name)][..., None]
+            if name in f.coefs:
+                total[..., j] += r[..., f.coefs.index(name)]
+        idx = pd.MultiIndex.from_tuples(
+            [(f.name, lev, n) for lev in f.levels for n in names], names=["factor", "level", "coef"]
+        )
+        frames.append(_draw_table(total.reshape(r.shape[0], r.shape[1], -1), idx, prob))
+    out = pd.concat(frames)
+    return out.droplevel("factor") if factor is not None else out
+
+
+def varcorr(post: xr.Dataset, design: Design, prob: float = 0.95) -> pd.DataFrame:
+    """Group-level SDs and correlations and the residual SD, lme4's ``VarCorr`` with intervals.
+
+    Indexed by (group, var1, var2): ``var2`` is empty for SDs and names the
+    second coefficient for correlations.
+    """
+    frames = []
+    for f in design.factors:
+        arr, labels = _flat(post, f"sd_{f.name}")
+        idx = pd.MultiIndex.from_tuples(
+            [(f.name, lab[0], "") for lab in labels], names=["group", "var1", "var2"]
+        )
+        frames.append(_draw_table(arr, idx, prob))
+        if f"cor_{f.name}" in post:
+            arr, labels = _flat(post, f"cor_{f.name}")
+            idx = pd.MultiIndex.from_tuples(
+                [(f.name, *lab[0].split("__", 1)) for lab in labels], names=["group", "var1", "var2"]
+            )
+            frames.append(_draw_table(arr, idx, prob))
+    if "sigma" in post:
+        arr = post["sigma"].transpose("chain", "draw").values[..., None]
+        idx = pd.MultiIndex.from_tuples([("Residual", "sigma", "")], names=["group", "var1", "var2"])
+        frames.append(_draw_table(arr, idx, prob))
+    return pd.concat(frames)
+
+
+def _fmt_table(df: pd.DataFrame, labels: list[str]) -> str:
+    show = df.copy()
+    show.index = labels
+    cols = [c for c in show.columns if c not in ("class", "group")]
+    show = show[cols]
+    rename = {
+        "mean": "Estimate",
+        "sd": "Est.Error",
+        "rhat": "Rhat",
+        "ess_bulk": "Bulk_ESS",
+        "ess_tail": "Tail_ESS",
+    }
+    for c in cols:
+        if c.startswith("q"):
+            rename[c] = f"{c[1:]}%"
+    show = show.rename(columns=rename)
+
+    def num(v, col):
+        if col == "Rhat":
+            return f"{v:.3f}"
+        if col.endswith("ESS"):
+            return f"{v:.0f}"
+        return f"{v:.4g}" if abs(v) < 1e5 else f"{v:.3e}"
+
+    body = show.apply(lambda s: [num(v, s.name) for v in s])
+    return body.to_string()
+
+
+def format_report(table: pd.DataFrame, design: Design, family, settings, extra: dict) -> str:
+    """The printed report of a fit, laid out like brms's ``summary``.
+
+    Parameters
+    ----------
+    table : DataFrame
+        From :func:`parameter_table`.
+    design, family, settings
+        The fit's design, family and sampler settings.
+    extra : dict
+        ``convergence`` (from :func:`bayesmix.sampling.convergence_report`).
+    """
+    lines = [
+        f" Family: {family.name} (link: {family.link})",
+        f"Formula: {design.formula.text}",
+        f"   Data: {design.n_obs} observations"
+        + (f" ({design.n_dropped} rows with missing values dropped)" if design.n_dropped else ""),
+        f"  Draws: {settings.chains} chains x {settings.draws} draws after {settings.tune} tuning "
+        f"(sampler: {settings.sampler}, seed: {settings.seed})",
+    ]
+    if design.factors:
+        lines.append("")
+        lines.append("Group-level effects:")
+        for f in design.factors:
+            lines.append(f"~{f.name} (Number of levels: {f.n_levels})")
+            sub = table[(table["group"] == f.name) & table["class"].isin(["sd", "cor"])]
+            labels = []
+            for lab in sub.index:
+                if lab.startswith("sd_"):
+                    labels.append(f"sd({lab.split('__', 1)[1]})")
+                else:
+                    a, b = lab.split("__", 1)[1].split("__")
+                    labels.append(f"cor({a},{b})")
+            lines.append(_fmt_table(sub, labels))
+            lines.append("")
+    else:
+        lines.append("")
+    sub = table[table["class"] == "b"]
+    if len(sub):
+        lines.append("Population-level effects:")
+        lines.append(_fmt_table(sub, [lab[2:] for lab in sub.index]))
+        lines.append("")
+    sub = table[table["class"] == "sigma"]
+    if len(sub):
+        lines.append("Family-specific parameters:")
+        lines.append(_fmt_table(sub, list(sub.index)))
+        lines.append("")
+    conv = extra.get("convergence")
+    if conv:
+        status = "ok" if conv["ok"] else "CHECK"
+        lines.append(
+            f"Diagnostics ({status}): {conv['divergences']} divergences, max R-hat {conv['max_rhat']:.3f}, "
+            f"min bulk ESS {conv['min_ess_bulk']:.0f}"
+        )
+    lines.append("Intervals are central 95% posterior intervals; Rhat and ESS as in Vehtari et al. (2021).")
+    return "\n".join(lines)
