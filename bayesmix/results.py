@@ -14,7 +14,7 @@ import xarray as xr
 
 from .design import Design
 
-__all__ = ["summarize", "fixef", "ranef", "coef", "varcorr", "format_report"]
+__all__ = ["parameter_table", "fixef", "ranef", "coef", "varcorr", "format_report"]
 
 STAT_COLUMNS = ["mean", "sd", "q2.5", "q97.5", "rhat", "ess_bulk", "ess_tail"]
 

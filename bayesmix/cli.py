@@ -1,0 +1,76 @@
+"""Command line: ``bayesmix fit SPEC.toml [--out DIR]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _fit(args) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .model import Model
+    from .spec import load_spec
+
+    t0 = time.perf_counter()
+    spec = load_spec(args.spec)
+    out = Path(args.out) if args.out else Path("out") / spec.name
+    out.mkdir(parents=True, exist_ok=True)
+    settings = dict(spec.sampler)
+    for key in ("draws", "tune", "chains", "seed"):
+        if getattr(args, key) is not None:
+            settings[key] = getattr(args, key)
+    model = Model(
+        spec.formula, spec.load_data(), family=spec.family, priors=spec.priors, centered=spec.centered
+    )
+    print(model)
+    print(model.priors)
+    print("sampling (first run on a machine compiles the model: about a minute; later runs reuse the cache)")
+    fit = model.fit(progressbar=not args.quiet, **settings)
+    report = fit.report()
+    print(report)
+    (out / "report.txt").write_text(report + "\n")
+    fit.summary(ranef=True).to_csv(out / "summary.csv")
+    fit.to_netcdf(str(out / "posterior.nc"))
+    written = ["report.txt", "summary.csv", "posterior.nc"]
+    kinds = ["trace", "forest"] + (["coef"] if model.design.factors else [])
+    for kind in kinds:
+        fig = fit.plot(kind)
+        fig.savefig(out / f"{kind}.png", dpi=110)
+        plt.close(fig)
+        written.append(f"{kind}.png")
+    print(f"\nwrote {', '.join(written)} to {out}/ in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``bayesmix`` command."""
+    from .errors import BayesmixError
+
+    parser = argparse.ArgumentParser(prog="bayesmix", description="Bayesian multilevel regression")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("fit", help="fit a model spec (TOML) and write report, posterior and plots")
+    p.add_argument("spec", help="path to a TOML spec, e.g. models/sleepstudy.toml")
+    p.add_argument("--out", help="output folder (default: out/<spec name>)")
+    p.add_argument("--draws", type=int)
+    p.add_argument("--tune", type=int)
+    p.add_argument("--chains", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    try:
+        return _fit(args)
+    except BayesmixError as exc:
+        print(f"bayesmix: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
