@@ -182,9 +182,9 @@ def _parse_factor(text: str, formula: str, offset: int) -> list[tuple[str, ...]]
 
 
 def _parse_response(lhs: str, formula: str, offset: int) -> Response:
-    lhs, offset = _strip(lhs, offset)
-    if not lhs:
+    if not lhs.strip():
         raise FormulaError("the formula has no response on the left of '~'", formula, offset)
+    lhs, offset = _strip(lhs, offset)
     bar = _find_bar(lhs)
     if bar is not None:
         i, double = bar
