@@ -157,8 +157,18 @@ def _cpc_params(factor: FactorDesign, eta: float) -> np.ndarray:
     return np.asarray(out, dtype=float)
 
 
+#: ``centered="auto"`` centres a factor when its groups have at least this many rows on average
+AUTO_CENTER_ROWS = 20
+
+
 def _resolve_centered(centered, design: Design) -> dict[str, bool]:
     names = [f.name for f in design.factors]
+    if isinstance(centered, str) and centered == "auto":
+        out = {f.name: design.n_obs / f.n_levels >= AUTO_CENTER_ROWS for f in design.factors}
+        for f in design.factors:  # the centred form needs one block covering every coefficient
+            if f.correlated_blocks and f.correlated_blocks[0] != tuple(range(len(f.coefs))):
+                out[f.name] = False
+        return out
     if isinstance(centered, bool):
         out = dict.fromkeys(names, centered)
     elif isinstance(centered, Mapping):
@@ -167,7 +177,7 @@ def _resolve_centered(centered, design: Design) -> dict[str, bool]:
             raise argument_error("centered", dict(centered), f"keys among the factors {names}")
         out = {n: bool(centered.get(n, False)) for n in names}
     else:
-        raise argument_error("centered", centered, "a bool or a dict of factor name to bool")
+        raise argument_error("centered", centered, "'auto', a bool, or a dict of factor name to bool")
     for f in design.factors:
         if out[f.name] and f.correlated_blocks and f.correlated_blocks[0] != tuple(range(len(f.coefs))):
             raise argument_error(
@@ -193,6 +203,12 @@ class BuiltModel:
         Factor name -> centred parameterisation.
     xbar : ndarray or None
         Means of the non-intercept design columns (centring of the intercept).
+    slope_idx : tuple of int
+        Design columns of the population slopes (all but the intercept).
+    around : dict
+        Factor name -> {coefficient index: population term} for the one factor whose
+        centred group coefficients are drawn around the population coefficients
+        (hierarchical centring); empty for other factors.
     """
 
     model: pm.Model
@@ -200,6 +216,7 @@ class BuiltModel:
     centered: dict
     xbar: np.ndarray | None
     slope_idx: tuple[int, ...]
+    around: dict
 
     @property
     def free_names(self) -> list[str]:
@@ -212,7 +229,7 @@ def build_model(
     family: Family,
     data: dict[str, np.ndarray],
     priors: PriorSet,
-    centered: bool | Mapping[str, bool] = False,
+    centered: str | bool | Mapping[str, bool] = "auto",
 ) -> BuiltModel:
     """Build the PyMC model.
 
@@ -226,14 +243,22 @@ def build_model(
         The family's prepared response arrays.
     priors : PriorSet
         From :func:`bayesmix.priors.default_priors` and overrides.
-    centered : bool or dict
+    centered : "auto", bool or dict
         Centred parameterisation of group effects, for all factors or per factor.
+        ``"auto"`` centres factors whose groups have >= ``AUTO_CENTER_ROWS`` rows on
+        average (data informative about each group: centred sampling is efficient
+        there, non-centred where groups are small).  Of the centred factors, the
+        one with fewest levels draws its group coefficients around the matching
+        population coefficients (``m_j ~ N(b, Sigma)``, ``r_j = m_j - b``): this
+        hierarchical centring removes the ridge between the intercept and the
+        group effects that slows sampling when there are few, well-measured groups.
 
     Returns
     -------
     BuiltModel
     """
     centered = _resolve_centered(centered, design)
+    around = _choose_around(design, centered)
     X = design.X
     terms = list(design.terms)
     parts: dict = {}
@@ -264,17 +289,42 @@ def build_model(
             eta = pt.constant(0.0)
 
         for f in design.factors:
-            eta = eta + _group_part(f, priors, centered[f.name], parts)
+            means = None
+            if around.get(f.name):
+                means = pt.stack(
+                    [
+                        icpt
+                        if term == "Intercept"
+                        else b_s[slope_idx.index(terms.index(term))]
+                        if term in terms
+                        else pt.constant(0.0)
+                        for term in (around[f.name].get(c, None) for c in range(len(f.coefs)))
+                    ]
+                )
+            eta = eta + _group_part(f, priors, centered[f.name], parts, means)
 
         if family.has_sigma:
             sigma = _vector_rv("sigma", [priors["sigma"]], None, True, parts, scalar=True)
             pm.Normal("obs", mu=eta, sigma=sigma, observed=data["y"])
         else:  # pragma: no cover - later families
             raise NotImplementedError(family.name)
-    return BuiltModel(model=model, parts=parts, centered=centered, xbar=xbar, slope_idx=tuple(slope_idx))
+    return BuiltModel(
+        model=model, parts=parts, centered=centered, xbar=xbar, slope_idx=tuple(slope_idx), around=around
+    )
 
 
-def _group_part(f: FactorDesign, priors: PriorSet, centered: bool, parts: dict):
+def _choose_around(design: Design, centered: dict) -> dict:
+    """The centred factor (fewest levels) whose coefficients are centred on population terms."""
+    if not design.has_intercept:
+        return {}
+    cands = [f for f in design.factors if centered[f.name] and any(c in design.terms for c in f.coefs)]
+    if not cands:
+        return {}
+    f = min(cands, key=lambda f: f.n_levels)
+    return {f.name: {i: c for i, c in enumerate(f.coefs) if c in design.terms}}
+
+
+def _group_part(f: FactorDesign, priors: PriorSet, centered: bool, parts: dict, means=None):
     name = f.name
     k = len(f.coefs)
     sd = _vector_rv(f"sd_{name}", [priors[f"sd_{name}__{c}"] for c in f.coefs], f"{name}__coef", True, parts)
@@ -289,10 +339,17 @@ def _group_part(f: FactorDesign, priors: PriorSet, centered: bool, parts: dict):
     if not centered:
         z = pm.Normal(f"{INTERNAL_PREFIX}z_{name}", 0.0, 1.0, dims=dims)
         r = pm.Deterministic(f"r_{name}", group_effects(z, L, sd, pt), dims=dims)
-    elif L is None:
+    elif means is None and L is None:
         r = pm.Normal(f"r_{name}", 0.0, sd, dims=dims)
-    else:
+    elif means is None:
         r = pm.MvNormal(f"r_{name}", mu=np.zeros(k), chol=sd[:, None] * L, dims=dims)
+    else:
+        m_name = f"{INTERNAL_PREFIX}m_{name}"
+        if L is None:
+            m = pm.Normal(m_name, means, sd, dims=dims)
+        else:
+            m = pm.MvNormal(m_name, mu=means, chol=sd[:, None] * L, dims=dims)
+        r = pm.Deterministic(f"r_{name}", m - means, dims=dims)
 
     idx = f.index
     contrib = 0.0
@@ -315,6 +372,22 @@ def _assemble(post, name: str, parts: dict):
     for var, idx in parts[name]:
         out[..., idx] = np.asarray(post[var])
     return out
+
+
+def _means_draws(post, design: Design, built: BuiltModel, f: FactorDesign) -> np.ndarray:
+    """Draws of the population coefficients a hierarchically centred factor is centred on."""
+    icpt = np.asarray(post[f"{INTERNAL_PREFIX}Intercept_c"])
+    b_s = _assemble(post, f"{INTERNAL_PREFIX}b", built.parts) if built.slope_idx else None
+    cols = []
+    for c in range(len(f.coefs)):
+        term = built.around[f.name].get(c)
+        if term is None:
+            cols.append(np.zeros_like(icpt))
+        elif term == "Intercept":
+            cols.append(icpt)
+        else:
+            cols.append(b_s[..., built.slope_idx.index(design.terms.index(term))])
+    return np.stack(cols, axis=-1)[..., None, :]
 
 
 def expand_posterior(post: xr.Dataset, design: Design, built: BuiltModel) -> xr.Dataset:
@@ -357,7 +430,9 @@ def expand_posterior(post: xr.Dataset, design: Design, built: BuiltModel) -> xr.
             u = np.asarray(post[f"{INTERNAL_PREFIX}cpc_{name}"])
             L = cholesky_from_cpc(2.0 * u - 1.0, f, np)
             out[f"cor_{name}"] = (sample + (f"{name}__cor",), correlations(L, pairs, np))
-        if built.centered[name]:
+        if built.around.get(name):
+            r = np.asarray(post[f"{INTERNAL_PREFIX}m_{name}"]) - _means_draws(post, design, built, f)
+        elif built.centered[name]:
             r = np.asarray(post[f"r_{name}"])
         else:
             r = group_effects(np.asarray(post[f"{INTERNAL_PREFIX}z_{name}"]), L, sd, np)

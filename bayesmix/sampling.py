@@ -31,10 +31,11 @@ class SamplerSettings:
     tune: int = 1000
     chains: int = 4
     seed: int | None = None
-    target_accept: float = 0.8
+    target_accept: float = 0.9
     sampler: str = "nutpie"
     cores: int | None = None
     progressbar: bool = True
+    adaptation: str = "diag"
 
     def __post_init__(self):
         for name in ("draws", "tune", "chains"):
@@ -97,6 +98,7 @@ def sample(built: BuiltModel, design: Design, settings: SamplerSettings):
                 save_warmup=False,
                 progress_bar=settings.progressbar,
                 target_accept=settings.target_accept,
+                adaptation=settings.adaptation,
             )
         else:
             idata = pm.sample(

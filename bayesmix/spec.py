@@ -10,7 +10,7 @@ A spec has four tables::
     [model]
     formula = "Reaction ~ Days + (Days | Subject)"
     family = "gaussian"
-    centered = false              # or a table: {Subject = true}
+    centered = "auto"             # or true/false, or a table: {Subject = true}
 
     [priors]                      # optional overrides, brms names
     sd = "student_t(3, 0, 50)"
@@ -20,7 +20,7 @@ A spec has four tables::
     tune = 1000
     chains = 4
     seed = 1
-    target_accept = 0.8
+    target_accept = 0.9
     sampler = "nutpie"
 """
 
@@ -48,7 +48,7 @@ class ModelSpec:
     name: str
     formula: str
     family: str = "gaussian"
-    centered: bool | dict = False
+    centered: str | bool | dict = "auto"
     dataset: str | None = None
     csv: Path | None = None
     labels: tuple[str, ...] = ()
@@ -99,7 +99,7 @@ def load_spec(path: str | Path) -> ModelSpec:
         name=raw.get("name", path.stem),
         formula=model["formula"],
         family=model.get("family", "gaussian"),
-        centered=model.get("centered", False),
+        centered=model.get("centered", "auto"),
         dataset=data.get("dataset"),
         csv=csv,
         labels=tuple(data.get("labels", ())),

@@ -44,8 +44,13 @@ class FitCache:
         key = key or name
         if key not in self._fits:
             spec = load_spec(MODELS / f"{name}.toml")
-            model = bm.Model(spec.formula, spec.load_data(), family=spec.family,
-                             priors=priors if priors is not None else spec.priors, centered=spec.centered)
+            model = bm.Model(
+                spec.formula,
+                spec.load_data(),
+                family=spec.family,
+                priors=priors if priors is not None else spec.priors,
+                centered=spec.centered,
+            )
             settings = {"draws": 1000, "tune": 1000, "chains": 4, "seed": 1, **spec.sampler, **overrides}
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", bm.ConvergenceWarning)

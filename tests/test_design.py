@@ -10,16 +10,18 @@ from bayesmix.design import make_design
 def toy():
     rng = np.random.default_rng(0)
     n = 60
-    return pd.DataFrame({
-        "y": rng.normal(size=n),
-        "x": rng.normal(size=n),
-        "pos": rng.uniform(1, 5, size=n),
-        "dose": rng.integers(1, 4, size=n),
-        "color": rng.choice(["red", "green", "blue"], size=n),
-        "g": rng.integers(1, 13, size=n),  # integer codes: labels, not numbers
-        "a": rng.choice(["A", "B", "C"], size=n),
-        "b": rng.choice(["u", "v"], size=n),
-    })
+    return pd.DataFrame(
+        {
+            "y": rng.normal(size=n),
+            "x": rng.normal(size=n),
+            "pos": rng.uniform(1, 5, size=n),
+            "dose": rng.integers(1, 4, size=n),
+            "color": rng.choice(["red", "green", "blue"], size=n),
+            "g": rng.integers(1, 13, size=n),  # integer codes: labels, not numbers
+            "a": rng.choice(["A", "B", "C"], size=n),
+            "b": rng.choice(["u", "v"], size=n),
+        }
+    )
 
 
 def test_sleepstudy_coordinates():

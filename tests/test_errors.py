@@ -75,9 +75,13 @@ def test_missing_values_raise_option(sleep):
 
 def test_bad_arguments_one_message_format(sleep):
     m = bm.Model("Reaction ~ Days + (1 | Subject)", sleep)
-    for kwargs, name in [({"draws": 0}, "draws"), ({"chains": 1.5}, "chains"),
-                         ({"target_accept": 1.2}, "target_accept"), ({"sampler": "stan"}, "sampler"),
-                         ({"seed": -3}, "seed")]:
+    for kwargs, name in [
+        ({"draws": 0}, "draws"),
+        ({"chains": 1.5}, "chains"),
+        ({"target_accept": 1.2}, "target_accept"),
+        ({"sampler": "stan"}, "sampler"),
+        ({"seed": -3}, "seed"),
+    ]:
         with pytest.raises(bm.ArgumentError, match=rf"argument '{name}' got .*; expected"):
             m.fit(**kwargs)
     with pytest.raises(bm.ArgumentError, match="argument 'family'"):
@@ -105,7 +109,14 @@ def test_bad_priors(sleep):
 
 
 def test_every_error_is_a_bayesmix_error():
-    for cls in (bm.FormulaError, bm.DataError, bm.PriorError, bm.ArgumentError, bm.SamplingError, bm.SpecError):
+    for cls in (
+        bm.FormulaError,
+        bm.DataError,
+        bm.PriorError,
+        bm.ArgumentError,
+        bm.SamplingError,
+        bm.SpecError,
+    ):
         assert issubclass(cls, bm.BayesmixError)
 
 

@@ -77,8 +77,11 @@ def test_against_lme4(fits, lme4_ref, spec, key):
     for r in ref["varcorr"]:
         if r["var2"] is not None:
             continue
-        idx = ("Residual", "sigma", "") if r["grp"] == "Residual" else (
-            lme4_group(r["grp"]), lme4_term(r["var1"]), "")
+        idx = (
+            ("Residual", "sigma", "")
+            if r["grp"] == "Residual"
+            else (lme4_group(r["grp"]), lme4_term(r["var1"]), "")
+        )
         row = vc.loc[idx]
         assert row["q2.5"] <= r["sdcor"] <= row["q97.5"], (idx, r["sdcor"], row["q2.5"], row["q97.5"])
     table = fit.summary(ranef=True)
@@ -94,7 +97,12 @@ def test_against_brms_with_brms_priors(fits, brms_ref, spec, key):
     table = fit.summary()
     for s in entry["summary"]:
         row = table.loc[s["variable"]]
-        assert abs(row["mean"] - s["mean"]) <= 0.15 * s["sd"], (s["variable"], row["mean"], s["mean"], s["sd"])
+        assert abs(row["mean"] - s["mean"]) <= 0.15 * s["sd"], (
+            s["variable"],
+            row["mean"],
+            s["mean"],
+            s["sd"],
+        )
         assert abs(row["sd"] / s["sd"] - 1) <= 0.15, (s["variable"], row["sd"], s["sd"])
     assert table["rhat"].max() <= 1.01
     # the brms priors are in force

@@ -1,0 +1,48 @@
+import numpy as np
+import pymc as pm
+import pytest
+
+import bayesmix as bm
+
+
+@pytest.fixture(scope="module")
+def sleep_model():
+    return bm.Model("Reaction ~ Days + (Days | Subject)", bm.datasets.load("sleepstudy"))
+
+
+def test_model_is_inspectable_before_sampling(sleep_model):
+    m = sleep_model.pymc_model
+    assert isinstance(m, pm.Model)
+    assert m.coords["Subject"][:2] == ("308", "309")
+    assert m.coords["Subject__coef"] == ("Intercept", "Days")
+    assert m.named_vars_to_dims["r_Subject"] == ("Subject", "Subject__coef")
+    assert m.named_vars_to_dims["b"] == ("term",)
+    assert m.named_vars_to_dims["cor_Subject"] == ("Subject__cor",)
+    # vectorised: one variable per factor, not one per group
+    free = {v.name: v for v in m.free_RVs}
+    assert set(free) == {"_Intercept_c", "_b", "sd_Subject", "_cpc_Subject", "_z_Subject", "sigma"}
+    assert m.initial_point()["_z_Subject"].shape == (18, 2)
+    assert np.isfinite(m.compile_logp()(m.initial_point()))
+
+
+def test_centred_option_per_factor():
+    df = bm.datasets.load("pastes")
+    m = bm.Model("strength ~ 1 + (1 | batch/cask)", df, centered={"batch": True})
+    free = {v.name for v in m.pymc_model.free_RVs}
+    assert "r_batch" in free and "_z_batch:cask" in free
+    m = bm.Model("Reaction ~ Days + (Days | Subject)", bm.datasets.load("sleepstudy"), centered=True)
+    assert "r_Subject" in {v.name for v in m.pymc_model.free_RVs}
+
+
+def test_uncorrelated_terms_have_no_correlation():
+    m = bm.Model("Reaction ~ Days + (Days || Subject)", bm.datasets.load("sleepstudy"))
+    names = set(m.pymc_model.named_vars)
+    assert "cor_Subject" not in names and "_cpc_Subject" not in names
+
+
+def test_prior_predictive_works_with_defaults(sleep_model):
+    m = sleep_model.pymc_model
+    with m:
+        prior = pm.sample_prior_predictive(draws=50, random_seed=1, compile_kwargs={"mode": "FAST_COMPILE"})
+    y = prior["prior_predictive"]["obs"].values
+    assert y.shape == (1, 50, 180) and np.all(np.isfinite(y))
