@@ -33,8 +33,8 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from .design import Design, FactorDesign
-from .errors import argument_error
 from .families import Family
+from .parameterization import choose_around, resolve_centered
 from .priors import Prior, PriorSet
 
 __all__ = ["build_model", "BuiltModel", "expand_posterior", "INTERNAL_PREFIX"]
@@ -157,38 +157,6 @@ def _cpc_params(factor: FactorDesign, eta: float) -> np.ndarray:
     return np.asarray(out, dtype=float)
 
 
-#: ``centered="auto"`` centres a factor when its groups have at least this many rows on average
-AUTO_CENTER_ROWS = 20
-
-
-def _resolve_centered(centered, design: Design) -> dict[str, bool]:
-    names = [f.name for f in design.factors]
-    if isinstance(centered, str) and centered == "auto":
-        out = {f.name: design.n_obs / f.n_levels >= AUTO_CENTER_ROWS for f in design.factors}
-        for f in design.factors:  # the centred form needs one block covering every coefficient
-            if f.correlated_blocks and f.correlated_blocks[0] != tuple(range(len(f.coefs))):
-                out[f.name] = False
-        return out
-    if isinstance(centered, bool):
-        out = dict.fromkeys(names, centered)
-    elif isinstance(centered, Mapping):
-        unknown = set(centered) - set(names)
-        if unknown:
-            raise argument_error("centered", dict(centered), f"keys among the factors {names}")
-        out = {n: bool(centered.get(n, False)) for n in names}
-    else:
-        raise argument_error("centered", centered, "'auto', a bool, or a dict of factor name to bool")
-    for f in design.factors:
-        if out[f.name] and f.correlated_blocks and f.correlated_blocks[0] != tuple(range(len(f.coefs))):
-            raise argument_error(
-                "centered",
-                centered,
-                f"non-centred for factor {f.name!r}: the centred form needs one correlation block "
-                "covering all its coefficients",
-            )
-    return out
-
-
 @dataclass(frozen=True)
 class BuiltModel:
     """A built PyMC model with what is needed to turn its draws into reported quantities.
@@ -245,9 +213,8 @@ def build_model(
         From :func:`bayesmix.priors.default_priors` and overrides.
     centered : "auto", bool or dict
         Centred parameterisation of group effects, for all factors or per factor.
-        ``"auto"`` centres factors whose groups have >= ``AUTO_CENTER_ROWS`` rows on
-        average (data informative about each group: centred sampling is efficient
-        there, non-centred where groups are small).  Of the centred factors, the
+        ``"auto"`` centres factors whose groups the data inform well (see
+        :mod:`bayesmix.parameterization`).  Of the centred factors, the
         one with fewest levels draws its group coefficients around the matching
         population coefficients (``m_j ~ N(b, Sigma)``, ``r_j = m_j - b``): this
         hierarchical centring removes the ridge between the intercept and the
@@ -257,8 +224,8 @@ def build_model(
     -------
     BuiltModel
     """
-    centered = _resolve_centered(centered, design)
-    around = _choose_around(design, centered)
+    centered = resolve_centered(centered, design, data.get("y") if family.name == "gaussian" else None)
+    around = choose_around(design, centered)
     X = design.X
     terms = list(design.terms)
     parts: dict = {}
@@ -303,25 +270,15 @@ def build_model(
                 )
             eta = eta + _group_part(f, priors, centered[f.name], parts, means)
 
+        if design.offset is not None:
+            eta = eta + design.offset
+        sigma = None
         if family.has_sigma:
             sigma = _vector_rv("sigma", [priors["sigma"]], None, True, parts, scalar=True)
-            pm.Normal("obs", mu=eta, sigma=sigma, observed=data["y"])
-        else:  # pragma: no cover - later families
-            raise NotImplementedError(family.name)
+        family.observe(eta, data, sigma=sigma)
     return BuiltModel(
         model=model, parts=parts, centered=centered, xbar=xbar, slope_idx=tuple(slope_idx), around=around
     )
-
-
-def _choose_around(design: Design, centered: dict) -> dict:
-    """The centred factor (fewest levels) whose coefficients are centred on population terms."""
-    if not design.has_intercept:
-        return {}
-    cands = [f for f in design.factors if centered[f.name] and any(c in design.terms for c in f.coefs)]
-    if not cands:
-        return {}
-    f = min(cands, key=lambda f: f.n_levels)
-    return {f.name: {i: c for i, c in enumerate(f.coefs) if c in design.terms}}
 
 
 def _group_part(f: FactorDesign, priors: PriorSet, centered: bool, parts: dict, means=None):

@@ -94,6 +94,8 @@ class Design:
         One per grouping factor.
     rows : pandas.Index
         Labels of the data rows used (after dropping missing values).
+    offset : ndarray or None
+        Sum of the formula's ``offset()`` terms, added to the linear predictor.
     """
 
     formula: FormulaSpec
@@ -105,6 +107,7 @@ class Design:
     factors: tuple[FactorDesign, ...]
     rows: pd.Index = field(repr=False)
     n_dropped: int = 0
+    offset: np.ndarray | None = field(repr=False, default=None)
 
     @property
     def n_obs(self) -> int:
@@ -151,6 +154,8 @@ class Design:
         if not isinstance(data, pd.DataFrame):
             raise argument_error("data", type(data).__name__, "a pandas DataFrame")
         needed = set(_formula_vars(self.formula.fixed))
+        for expr in self.formula.offsets:
+            needed |= {expr} if expr in data.columns else _formula_vars(expr)
         for f in self.factors:
             needed |= set(f.columns)
             for expr in f.term_exprs:
@@ -163,7 +168,11 @@ class Design:
             lookup = {lev: i for i, lev in enumerate(f.levels)}
             index[f.name] = np.array([lookup.get(v, -1) for v in labels], dtype=np.int64)
             Zs[f.name] = np.column_stack([_materialize(s, data, self.formula.text) for s in f.term_specs])
-        return NewData(X=X, index=index, Z=Zs)
+        offset = None
+        for expr in self.formula.offsets:
+            values = _response_series(data, expr, self.formula.text).to_numpy(dtype=float)
+            offset = values if offset is None else offset + values
+        return NewData(X=X, index=index, Z=Zs, offset=offset)
 
 
 @dataclass(frozen=True)
@@ -173,6 +182,7 @@ class NewData:
     X: np.ndarray
     index: dict[str, np.ndarray]
     Z: dict[str, np.ndarray]
+    offset: np.ndarray | None = None
 
 
 def _formula_vars(expr: str) -> set[str]:
@@ -326,6 +336,8 @@ def make_design(formula: str | FormulaSpec, data: pd.DataFrame, na_action: str =
         resp_vars |= {expr} if expr in data.columns else _formula_vars(expr)
     _check_columns(data, resp_vars, text, role="response")
     fixed_vars = _formula_vars(spec.fixed)
+    for expr in spec.offsets:
+        fixed_vars |= {expr} if expr in data.columns else _formula_vars(expr)
     _check_columns(data, fixed_vars, text, role="predictor")
     for g in spec.groups:
         _check_columns(data, _formula_vars(g.expr), text, role="varying-coefficient")
@@ -357,6 +369,13 @@ def make_design(formula: str | FormulaSpec, data: pd.DataFrame, na_action: str =
     if spec.response.other is not None:
         y_other = _response_series(data, spec.response.other, text)
 
+    # ---- offsets
+    offset = None
+    for expr in spec.offsets:
+        values = _response_series(data, expr, text).to_numpy(dtype=float)
+        _check_finite(values[:, None], [f"offset({expr})"], data.index, "offset")
+        offset = values if offset is None else offset + values
+
     # ---- population design
     try:
         with warnings.catch_warnings():
@@ -387,6 +406,7 @@ def make_design(formula: str | FormulaSpec, data: pd.DataFrame, na_action: str =
         factors=tuple(factors),
         rows=data.index,
         n_dropped=n_bad,
+        offset=offset,
     )
 
 

@@ -1,6 +1,19 @@
 """Response families: checking the response, default prior scales, the likelihood.
 
-Only the Gaussian family (identity link) is available so far.
+==============  ==========  ===================================================
+family          link        response
+==============  ==========  ===================================================
+``gaussian``    identity    numeric; residual SD ``sigma``
+``bernoulli``   logit       0/1, booleans, or a two-level column (probit: ``link="probit"``)
+``binomial``    logit       ``cbind(successes, failures)`` or ``successes | trials(n)``
+``poisson``     log         non-negative integer counts; exposure via ``offset(np.log(e))``
+==============  ==========  ===================================================
+
+Default prior scales (see :mod:`bayesmix.priors` for how they are used):
+Gaussian priors scale with ``sd(y)``; on the logit, probit and log scales the
+intercept gets ``normal(loc, 2.5)`` (``loc`` 0 for logit/probit, the log of the
+mean rate for Poisson), slopes ``normal(0, 2.5 / sd(x))`` and group SDs
+``half_student_t(3, 2.5)`` as in brms and rstanarm.
 """
 
 from __future__ import annotations
@@ -12,7 +25,48 @@ import pandas as pd
 
 from .errors import DataError, argument_error
 
-__all__ = ["Family", "Gaussian", "get_family"]
+__all__ = ["Family", "Gaussian", "Bernoulli", "Binomial", "Poisson", "get_family", "PriorScales"]
+
+
+@dataclass(frozen=True)
+class PriorScales:
+    """Data-derived numbers the default priors are built from."""
+
+    intercept_loc: float
+    intercept_scale: float
+    slope_scale: float  # divided by sd(x) per column
+    sd_scale: float
+    sigma_scale: float | None = None
+
+
+def _bad_rows(y: pd.Series, mask: np.ndarray, limit: int = 5) -> str:
+    rows = list(y.index[mask][:limit])
+    n = int(mask.sum())
+    more = f" and {n - limit} more" if n > limit else ""
+    vals = list(y[mask].iloc[:limit])
+    return f"{n} row(s): rows {rows}{more} (values {vals})"
+
+
+def _numeric(y: pd.Series, family: str) -> np.ndarray:
+    if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
+        sample = list(pd.unique(y)[:3])
+        raise DataError(
+            f"the response {y.name!r} must be numeric for the {family} family; "
+            f"it has dtype {y.dtype} (values such as {sample})"
+        )
+    arr = y.to_numpy(dtype=float)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        raise DataError(f"the response {y.name!r} has non-finite values in {_bad_rows(y, bad)}")
+    return arr
+
+
+def _counts(y: pd.Series, what: str, family: str) -> np.ndarray:
+    arr = _numeric(y, family)
+    bad = (arr < 0) | (arr != np.round(arr))
+    if bad.any():
+        raise DataError(f"{what} {y.name!r} must be non-negative integers; not so in {_bad_rows(y, bad)}")
+    return arr.astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -23,21 +77,22 @@ class Family:
     link: str = "identity"
     has_sigma: bool = False
 
-    def prepare(self, y: pd.Series, other: pd.Series | None) -> dict[str, np.ndarray]:
+    def prepare(self, y: pd.Series, other: pd.Series | None, kind: str = "plain") -> dict:
         """Check the response and return the arrays the likelihood needs."""
         raise NotImplementedError
 
-    def scales(self, data: dict[str, np.ndarray]) -> tuple[float, float]:
-        """(location, scale) of the response on the link scale, for default priors."""
+    def prior_scales(self, data: dict) -> PriorScales:
+        """Location and scales of the default priors."""
+        return PriorScales(0.0, 2.5, 2.5, 2.5)
+
+    def observe(self, eta, data: dict, sigma=None):
+        """Add the observed variable ``obs`` with linear predictor ``eta`` to the current model."""
         raise NotImplementedError
 
-
-def _bad_rows(y: pd.Series, mask: np.ndarray, limit: int = 5) -> str:
-    rows = list(y.index[mask][:limit])
-    n = int(mask.sum())
-    more = f" and {n - limit} more" if n > limit else ""
-    vals = list(y[mask].iloc[:limit])
-    return f"rows {rows}{more} (values {vals})"
+    @property
+    def ratio_name(self) -> str | None:
+        """What ``exp(b)`` is on this family's link scale, if anything."""
+        return None
 
 
 @dataclass(frozen=True)
@@ -48,35 +103,164 @@ class Gaussian(Family):
     link: str = "identity"
     has_sigma: bool = True
 
-    def prepare(self, y, other):
+    def prepare(self, y, other, kind="plain"):
         if other is not None:
             raise DataError("cbind()/trials() responses need family='binomial'")
-        if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
-            sample = list(pd.unique(y)[:3])
-            raise DataError(
-                f"the response {y.name!r} must be numeric for the gaussian family; "
-                f"it has dtype {y.dtype} (values such as {sample})"
-            )
-        arr = y.to_numpy(dtype=float)
-        bad = ~np.isfinite(arr)
-        if bad.any():
-            raise DataError(f"the response {y.name!r} has non-finite values in {_bad_rows(y, bad)}")
+        arr = _numeric(y, self.name)
         if np.std(arr) == 0:
             raise DataError(f"the response {y.name!r} is constant ({arr[0]!r}); nothing to model")
         return {"y": arr}
 
-    def scales(self, data):
+    def prior_scales(self, data):
         y = data["y"]
-        return float(np.mean(y)), float(np.std(y, ddof=1))
+        s = float(np.std(y, ddof=1))
+        return PriorScales(float(np.mean(y)), 2.5 * s, 2.5 * s, s, s)
+
+    def observe(self, eta, data, sigma=None):
+        import pymc as pm
+
+        return pm.Normal("obs", mu=eta, sigma=sigma, observed=data["y"])
 
 
-FAMILIES = {"gaussian": Gaussian, "normal": Gaussian}
+@dataclass(frozen=True)
+class Bernoulli(Family):
+    """Binary response; logit (default) or probit link."""
+
+    name: str = "bernoulli"
+    link: str = "logit"
+
+    def __post_init__(self):
+        if self.link not in ("logit", "probit"):
+            raise argument_error("link", self.link, "'logit' or 'probit' for the bernoulli family")
+
+    def prepare(self, y, other, kind="plain"):
+        if other is not None:
+            raise DataError("cbind()/trials() responses need family='binomial'")
+        event = None
+        if pd.api.types.is_bool_dtype(y):
+            arr = y.to_numpy(dtype=float)
+            event = "True"
+        elif pd.api.types.is_numeric_dtype(y):
+            arr = _numeric(y, self.name)
+            bad = ~np.isin(arr, (0.0, 1.0))
+            if bad.any():
+                raise DataError(
+                    f"a bernoulli response must be 0/1, booleans or two labels; {y.name!r} has other "
+                    f"values in {_bad_rows(y, bad)}"
+                )
+        else:
+            if isinstance(y.dtype, pd.CategoricalDtype):
+                levels = [str(c) for c in y.cat.categories if (y == c).any()]
+            else:
+                levels = sorted(str(v) for v in pd.unique(y))
+            if len(levels) != 2:
+                raise DataError(
+                    f"a bernoulli response given as labels needs exactly two levels; {y.name!r} has "
+                    f"{len(levels)}: {levels[:6]}"
+                )
+            event = levels[1]
+            arr = (y.astype(str) == event).to_numpy(dtype=float)
+        if arr.min() == arr.max():
+            raise DataError(f"the response {y.name!r} is constant ({arr[0]:.0f}); nothing to model")
+        out = {"y": arr.astype(np.int64)}
+        if event is not None:
+            out["event"] = event
+        return out
+
+    def observe(self, eta, data, sigma=None):
+        import pymc as pm
+
+        if self.link == "probit":
+            return pm.Bernoulli("obs", p=pm.math.invprobit(eta), observed=data["y"])
+        return pm.Bernoulli("obs", logit_p=eta, observed=data["y"])
+
+    @property
+    def ratio_name(self):
+        return "odds ratio" if self.link == "logit" else None
 
 
-def get_family(family: str | Family) -> Family:
-    """Look up a family by name (or pass a :class:`Family` through)."""
+@dataclass(frozen=True)
+class Binomial(Family):
+    """Successes out of trials, logit link."""
+
+    name: str = "binomial"
+    link: str = "logit"
+
+    def prepare(self, y, other, kind="plain"):
+        if other is None:
+            raise DataError(
+                "a binomial response needs its trials: write cbind(successes, failures) ~ ... (lme4) "
+                "or successes | trials(n) ~ ... (brms)"
+            )
+        succ = _counts(y, "successes", self.name)
+        if kind == "cbind":
+            fail = _counts(other, "failures", self.name)
+            n = succ + fail
+        else:
+            n = _counts(other, "trials", self.name)
+        zero = n == 0
+        if zero.any():
+            raise DataError(f"zero trials in {_bad_rows(pd.Series(n, index=y.index, name='trials'), zero)}")
+        over = succ > n
+        if over.any():
+            rows = list(y.index[over][:5])
+            raise DataError(f"successes exceed trials in {int(over.sum())} row(s): rows {rows}")
+        return {"y": succ, "n": n}
+
+    def observe(self, eta, data, sigma=None):
+        import pymc as pm
+
+        return pm.Binomial("obs", n=data["n"], logit_p=eta, observed=data["y"])
+
+    @property
+    def ratio_name(self):
+        return "odds ratio"
+
+
+@dataclass(frozen=True)
+class Poisson(Family):
+    """Counts with log link; exposure through ``offset(np.log(exposure))``."""
+
+    name: str = "poisson"
+    link: str = "log"
+
+    def prepare(self, y, other, kind="plain"):
+        if other is not None:
+            raise DataError("cbind()/trials() responses need family='binomial'")
+        return {"y": _counts(y, "counts", self.name)}
+
+    def prior_scales(self, data):
+        rate = max(float(np.mean(data["y"])), 0.1)
+        return PriorScales(float(np.log(rate)), 2.5, 2.5, 2.5)
+
+    def observe(self, eta, data, sigma=None):
+        import pymc as pm
+
+        return pm.Poisson("obs", mu=pm.math.exp(eta), observed=data["y"])
+
+    @property
+    def ratio_name(self):
+        return "rate ratio"
+
+
+FAMILIES = {
+    "gaussian": Gaussian,
+    "normal": Gaussian,
+    "bernoulli": Bernoulli,
+    "binomial": Binomial,
+    "poisson": Poisson,
+}
+
+
+def get_family(family: str | Family, link: str | None = None) -> Family:
+    """Look up a family by name (``"gaussian"``, ``"bernoulli"``, ``"binomial"``, ``"poisson"``)."""
     if isinstance(family, Family):
         return family
     if isinstance(family, str) and family.lower() in FAMILIES:
-        return FAMILIES[family.lower()]()
+        cls = FAMILIES[family.lower()]
+        if link is None:
+            return cls()
+        if link != cls.link and cls is not Bernoulli:
+            raise argument_error("link", link, f"{cls.link!r} for the {family} family")
+        return cls(link=link)
     raise argument_error("family", family, f"one of {sorted(FAMILIES)}")

@@ -83,12 +83,16 @@ class FormulaSpec:
         Right-hand side of the population part, in formulaic syntax.
     groups : tuple of GroupTerm
         The group-level terms, after ``/`` expansion, in formula order.
+    offsets : tuple of str
+        Expressions of ``offset(...)`` terms (added to the linear predictor
+        with coefficient 1, e.g. ``np.log(exposure)``).
     """
 
     text: str
     response: Response
     fixed: str
     groups: tuple[GroupTerm, ...]
+    offsets: tuple[str, ...] = ()
 
     @property
     def factors(self) -> tuple[str, ...]:
@@ -237,6 +241,7 @@ def parse_formula(text: str) -> FormulaSpec:
 
     fixed_parts: list[str] = []
     groups: list[GroupTerm] = []
+    offsets: list[str] = []
     rhs_stripped, _ = _strip(rhs, rhs_off)
     if not rhs_stripped:
         raise FormulaError("nothing on the right of '~'", text, len(text))
@@ -277,7 +282,14 @@ def parse_formula(text: str) -> FormulaSpec:
         elif _find_bar(term) is not None:
             bar_at = tpos + _find_bar(term)[0]
             raise FormulaError("a group term must be in parentheses, as in (1 + x | g)", text, bar_at)
-        if not is_bar:
+        m = re.fullmatch(r"offset\s*\((.*)\)", term, flags=re.S) if not is_bar else None
+        if m is not None:
+            if not m.group(1).strip():
+                raise FormulaError("offset() needs an expression, e.g. offset(np.log(exposure))", text, tpos)
+            offsets.append(m.group(1).strip())
+        elif not is_bar:
             fixed_parts.append(term)
     fixed = " + ".join(fixed_parts) if fixed_parts else "1"
-    return FormulaSpec(text=text, response=response, fixed=fixed, groups=tuple(groups))
+    return FormulaSpec(
+        text=text, response=response, fixed=fixed, groups=tuple(groups), offsets=tuple(offsets)
+    )

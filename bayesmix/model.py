@@ -14,6 +14,7 @@ from .design import Design, make_design
 from .errors import argument_error
 from .families import Family, get_family
 from .formula import parse_formula
+from .parameterization import resolve_centered
 from .priors import Prior, PriorSet, default_priors
 from .sampling import SamplerSettings, convergence_report, sample, warn_convergence
 
@@ -30,7 +31,10 @@ class Model:
     data : pandas.DataFrame
         One row per observation.
     family : str
-        ``"gaussian"``.
+        ``"gaussian"`` (default), ``"bernoulli"``, ``"binomial"`` or ``"poisson"``;
+        see :mod:`bayesmix.families`.
+    link : str, optional
+        ``"probit"`` for a probit Bernoulli model; otherwise the family's link.
     priors : dict, optional
         Overrides of the default priors, keyed by class (``"b"``, ``"sd"``,
         ``"cor"``, ``"sigma"``, ``"Intercept"``) or parameter (``"b_Days"``,
@@ -60,15 +64,20 @@ class Model:
         priors: Mapping[str, str | Prior] | None = None,
         centered: str | bool | Mapping[str, bool] = "auto",
         na_action: str = "drop",
+        link: str | None = None,
     ):
         self.formula = formula
-        self.family = get_family(family)
+        self.family = get_family(family, link)
         self.centered = centered
         self.na_action = na_action
         self._prior_overrides = dict(priors or {})
         # parse and encode now: a bad formula or bad data should fail at once, not at fit()
         self.design: Design = make_design(parse_formula(formula), data, na_action=na_action)
-        self.response_data = self.family.prepare(self.design.y, self.design.y_other)
+        self.response_data = self.family.prepare(
+            self.design.y, self.design.y_other, self.design.formula.response.kind
+        )
+        if not (isinstance(centered, str) and centered == "auto"):
+            resolve_centered(centered, self.design)  # a bad value fails here, not at fit()
         self.priors: PriorSet = default_priors(
             self.design, self.family, self.response_data, self._prior_overrides
         )
@@ -102,6 +111,7 @@ class Model:
         cores: int | None = None,
         progressbar: bool = True,
         check: bool = True,
+        adaptation: str = "diag",
     ) -> Fit:
         """Sample the posterior with NUTS.
 
@@ -121,6 +131,9 @@ class Model:
             Chains run in parallel on this many cores (default: all, at most one per chain).
         progressbar : bool
             Show sampling progress (terminal and notebook).
+        adaptation : {"diag", "draw_diag", "low_rank"}
+            nutpie's mass-matrix adaptation (``draw_diag`` is Stan-like; ``low_rank``
+            learns the strongest posterior correlations).
         check : bool
             Warn (:class:`~bayesmix.ConvergenceWarning`) on divergences, R-hat > 1.01
             or bulk ESS < 400.
@@ -140,6 +153,7 @@ class Model:
             sampler=sampler,
             cores=cores,
             progressbar=progressbar,
+            adaptation=adaptation,
         )
         idata = sample(self.built, self.design, settings)
         fit = Fit(self, idata, settings)
@@ -229,7 +243,11 @@ class Fit:
     def report(self) -> str:
         """The brms-style text report that ``print(fit)`` shows."""
         return results.format_report(
-            self._table, self.design, self.model.family, self.settings, {"convergence": self.convergence}
+            self._table,
+            self.design,
+            self.model.family,
+            self.settings,
+            {"convergence": self.convergence, "event": self.model.response_data.get("event")},
         )
 
     def __repr__(self) -> str:

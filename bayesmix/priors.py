@@ -1,7 +1,7 @@
 """Priors: data-scaled defaults and user overrides.
 
-Default rule (Gaussian family; other families document theirs in
-:mod:`bayesmix.families`), in the spirit of rstanarm's autoscaling and
+Default rule for the Gaussian family (the logit, probit and log links use
+the link-scale numbers documented in :mod:`bayesmix.families`), in the spirit of rstanarm's autoscaling and
 brms's defaults, with ``s_y`` the sample SD of the response and ``s_x`` the
 sample SD of a population-level column:
 
@@ -290,22 +290,22 @@ def default_priors(
     """
     import numpy as np
 
-    loc, scale = family.scales(data)
+    sc = family.prior_scales(data)
     params = model_parameters(design)
     defaults: dict[str, Prior] = {}
     X = design.X
     for cls, name, _ in params:
         if cls == "Intercept":
-            defaults[name] = Prior("normal", (loc, 2.5 * scale))
+            defaults[name] = Prior("normal", (sc.intercept_loc, sc.intercept_scale))
         elif cls == "b":
             j = design.terms.index(name[2:])
             sx = float(np.std(X[:, j], ddof=1)) if X.shape[0] > 1 else 0.0
-            defaults[name] = Prior("normal", (0.0, 2.5 * scale / (sx if sx > 0 else 1.0)))
+            defaults[name] = Prior("normal", (0.0, sc.slope_scale / (sx if sx > 0 else 1.0)))
         elif cls == "sd":
-            defaults[name] = Prior("half_student_t", (3.0, scale))
+            defaults[name] = Prior("half_student_t", (3.0, sc.sd_scale))
         elif cls == "cor":
             defaults[name] = Prior("lkj", (1.0,))
     if family.has_sigma:
         params.append(("sigma", "sigma", ("sigma",)))
-        defaults["sigma"] = Prior("half_student_t", (3.0, scale))
+        defaults["sigma"] = Prior("half_student_t", (3.0, sc.sigma_scale))
     return resolve_priors(params, defaults, overrides)

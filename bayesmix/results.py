@@ -221,8 +221,10 @@ def format_report(table: pd.DataFrame, design: Design, family, settings, extra: 
     extra : dict
         ``convergence`` (from :func:`bayesmix.sampling.convergence_report`).
     """
+    event = extra.get("event")
     lines = [
-        f" Family: {family.name} (link: {family.link})",
+        f" Family: {family.name} (link: {family.link})"
+        + (f"; event level {event!r} modelled as 1" if event is not None else ""),
         f"Formula: {design.formula.text}",
         f"   Data: {design.n_obs} observations"
         + (f" ({design.n_dropped} rows with missing values dropped)" if design.n_dropped else ""),
@@ -256,6 +258,11 @@ def format_report(table: pd.DataFrame, design: Design, family, settings, extra: 
         lines.append("Family-specific parameters:")
         lines.append(_fmt_table(sub, list(sub.index)))
         lines.append("")
+    if family.ratio_name:
+        lines.append(
+            f"Population effects are on the {family.link} scale; exp(Estimate) is the "
+            f"{family.ratio_name} (fit.summary(exponentiate=True))."
+        )
     conv = extra.get("convergence")
     if conv:
         status = "ok" if conv["ok"] else "CHECK"

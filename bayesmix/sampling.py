@@ -21,6 +21,7 @@ from .errors import ConvergenceWarning, SamplingError, argument_error
 __all__ = ["SamplerSettings", "sample", "convergence_report"]
 
 SAMPLERS = ("nutpie", "pymc")
+ADAPTATIONS = ("diag", "draw_diag", "low_rank")
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ class SamplerSettings:
             raise argument_error("target_accept", self.target_accept, "a number strictly between 0 and 1")
         if self.sampler not in SAMPLERS:
             raise argument_error("sampler", self.sampler, f"one of {SAMPLERS}")
+        if self.adaptation not in ADAPTATIONS:
+            raise argument_error("adaptation", self.adaptation, f"one of {ADAPTATIONS}")
         if self.seed is not None and (not isinstance(self.seed, (int, np.integer)) or self.seed < 0):
             raise argument_error("seed", self.seed, "a non-negative integer or None")
 

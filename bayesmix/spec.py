@@ -37,7 +37,7 @@ from .errors import SpecError
 
 __all__ = ["ModelSpec", "load_spec"]
 
-_SAMPLER_KEYS = {"draws", "tune", "chains", "seed", "target_accept", "sampler", "cores"}
+_SAMPLER_KEYS = {"draws", "tune", "chains", "seed", "target_accept", "sampler", "cores", "adaptation"}
 
 
 @dataclass(frozen=True)

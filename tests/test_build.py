@@ -20,8 +20,10 @@ def test_model_is_inspectable_before_sampling(sleep_model):
     assert m.named_vars_to_dims["cor_Subject"] == ("Subject__cor",)
     # vectorised: one variable per factor, not one per group
     free = {v.name: v for v in m.free_RVs}
-    assert set(free) == {"_Intercept_c", "_b", "sd_Subject", "_cpc_Subject", "_z_Subject", "sigma"}
-    assert m.initial_point()["_z_Subject"].shape == (18, 2)
+    # auto parameterisation: 10 rows per subject inform each subject well, so the subject
+    # coefficients are centred on the population ones (_m_Subject, 18 x 2)
+    assert set(free) == {"_Intercept_c", "_b", "sd_Subject", "_cpc_Subject", "_m_Subject", "sigma"}
+    assert m.initial_point()["_m_Subject"].shape == (18, 2)
     assert np.isfinite(m.compile_logp()(m.initial_point()))
 
 
@@ -29,9 +31,28 @@ def test_centred_option_per_factor():
     df = bm.datasets.load("pastes")
     m = bm.Model("strength ~ 1 + (1 | batch/cask)", df, centered={"batch": True})
     free = {v.name for v in m.pymc_model.free_RVs}
-    assert "r_batch" in free and "_z_batch:cask" in free
-    m = bm.Model("Reaction ~ Days + (Days | Subject)", bm.datasets.load("sleepstudy"), centered=True)
-    assert "r_Subject" in {v.name for v in m.pymc_model.free_RVs}
+    # batch is centred on the population intercept (hierarchical centring), batch:cask non-centred
+    assert "_m_batch" in free and "_z_batch:cask" in free
+    m = bm.Model("strength ~ 1 + (1 | batch/cask)", df, centered=False)
+    assert {"_z_batch", "_z_batch:cask"} <= {v.name for v in m.pymc_model.free_RVs}
+    m = bm.Model("diameter ~ 1 + (1 | plate) + (1 | sample)", bm.datasets.load("penicillin"), centered=True)
+    free = {v.name for v in m.pymc_model.free_RVs}
+    assert {"_m_sample", "r_plate"} <= free  # the factor with fewer levels is centred on the intercept
+
+
+def test_auto_parameterisation_follows_informativeness():
+    from bayesmix.parameterization import informativeness, resolve_centered
+
+    pen = bm.Model("diameter ~ 1 + (1 | plate) + (1 | sample)", bm.datasets.load("penicillin"))
+    lam = informativeness(pen.design, pen.response_data["y"])
+    assert lam["sample"] > 0.95 and lam["plate"] > 0.9  # sigma 0.55 vs SDs 0.85 and 1.9
+    assert resolve_centered("auto", pen.design, pen.response_data["y"]) == {"plate": True, "sample": True}
+    pastes = bm.Model("strength ~ 1 + (1 | batch/cask)", bm.datasets.load("pastes"))
+    # batch is weakly identified given its casks, and casks nest in batches: both non-centred
+    assert resolve_centered("auto", pastes.design, pastes.response_data["y"]) == {
+        "batch": False,
+        "batch:cask": False,
+    }
 
 
 def test_uncorrelated_terms_have_no_correlation():

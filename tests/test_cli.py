@@ -54,3 +54,25 @@ def test_bad_spec_gives_a_clear_error(tmp_path, capsys):
 def test_console_script_runs(args):
     res = subprocess.run([sys.executable, "-m", "bayesmix.cli", *args], capture_output=True, text=True)
     assert res.returncode == 0 and "fit" in res.stdout
+
+
+def test_notebook_code_runs(monkeypatch):
+    """The tour notebook's code cells run top to bottom (no display, fewer draws)."""
+    import json
+
+    import bayesmix as bm
+
+    orig_fit = bm.Model.fit
+    monkeypatch.setattr(
+        bm.Model,
+        "fit",
+        lambda self, **kw: orig_fit(
+            self, **{**kw, "draws": 200, "tune": 200, "progressbar": False, "check": False}
+        ),
+    )
+    nb = json.loads((ROOT / "notebooks" / "tour.ipynb").read_text())
+    namespace: dict = {}
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            exec(compile("".join(cell["source"]), "tour.ipynb", "exec"), namespace)
+    assert isinstance(namespace["fit"], bm.Fit)

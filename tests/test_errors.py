@@ -89,7 +89,9 @@ def test_bad_arguments_one_message_format(sleep):
     with pytest.raises(bm.ArgumentError, match="argument 'data'"):
         bm.Model("Reaction ~ Days + (1 | Subject)", sleep.to_dict())
     with pytest.raises(bm.ArgumentError, match="argument 'centered'"):
-        bm.Model("Reaction ~ Days + (1 | Subject)", sleep, centered={"Subjct": True}).built
+        bm.Model("Reaction ~ Days + (1 | Subject)", sleep, centered={"Subjct": True})
+    with pytest.raises(bm.ArgumentError, match="argument 'centered'"):
+        bm.Model("Reaction ~ Days + (1 | Subject)", sleep, centered="yes")
 
 
 def test_bad_priors(sleep):
