@@ -292,7 +292,7 @@ def _group_part(f: FactorDesign, priors: PriorSet, centered: bool, parts: dict, 
         u = pm.Beta(f"{INTERNAL_PREFIX}cpc_{name}", alpha=beta, beta=beta, shape=len(pairs))
         L = cholesky_from_cpc(2.0 * u - 1.0, f, pt)
         pm.Deterministic(f"cor_{name}", correlations(L, pairs, pt), dims=f"{name}__cor")
-    dims = (name, f"{name}__coef")
+    dims = (f.dim, f"{name}__coef")
     if not centered:
         z = pm.Normal(f"{INTERNAL_PREFIX}z_{name}", 0.0, 1.0, dims=dims)
         r = pm.Deterministic(f"r_{name}", group_effects(z, L, sd, pt), dims=dims)
@@ -393,7 +393,7 @@ def expand_posterior(post: xr.Dataset, design: Design, built: BuiltModel) -> xr.
             r = np.asarray(post[f"r_{name}"])
         else:
             r = group_effects(np.asarray(post[f"{INTERNAL_PREFIX}z_{name}"]), L, sd, np)
-        out[f"r_{name}"] = (sample + (name, f"{name}__coef"), r)
+        out[f"r_{name}"] = (sample + (f.dim, f"{name}__coef"), r)
     if "sigma" in post or "sigma" in p:
         out["sigma"] = (sample, np.asarray(post["sigma"]))
     used = {d for dims, _ in out.values() for d in dims}

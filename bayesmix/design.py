@@ -21,6 +21,9 @@ from .formula import FormulaSpec, GroupTerm, parse_formula
 
 __all__ = ["Design", "FactorDesign", "NewData", "make_design", "group_labels"]
 
+#: variable and coordinate names of the built model that a factor's level coordinate must not take
+RESERVED_NAMES = frozenset({"b", "sigma", "obs", "term", "chain", "draw"})
+
 
 @dataclass(frozen=True)
 class FactorDesign:
@@ -58,6 +61,12 @@ class FactorDesign:
     def n_levels(self) -> int:
         """Number of groups."""
         return len(self.levels)
+
+    @property
+    def dim(self) -> str:
+        """Name of the levels' coordinate: the factor's name, unless that is a reserved name
+        (a model variable such as ``b`` or ``sigma``), then ``<name>__level``."""
+        return f"{self.name}__level" if self.name in RESERVED_NAMES else self.name
 
     @property
     def correlated_blocks(self) -> tuple[tuple[int, ...], ...]:
@@ -130,7 +139,7 @@ class Design:
         """PyMC coordinates: population terms, and per factor its levels and coefficients."""
         coords: dict[str, list[str]] = {"term": list(self.terms)}
         for f in self.factors:
-            coords[f.name] = list(f.levels)
+            coords[f.dim] = list(f.levels)
             coords[f"{f.name}__coef"] = list(f.coefs)
             pairs = f.cor_pairs()
             if pairs:

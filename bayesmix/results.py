@@ -138,7 +138,7 @@ def coef(post: xr.Dataset, design: Design, factor: str | None = None, prob: floa
     b = post["b"].transpose("chain", "draw", "term").values if "b" in post else None
     frames = []
     for f in factors:
-        r = post[f"r_{f.name}"].transpose("chain", "draw", f.name, f"{f.name}__coef").values
+        r = post[f"r_{f.name}"].transpose("chain", "draw", f.dim, f"{f.name}__coef").values
         names = list(design.terms) + [c for c in f.coefs if c not in design.terms]
         J = f.n_levels
         total = np.zeros(r.shape[:2] + (J, len(names)))

@@ -114,3 +114,9 @@ def test_missing_values_raise_naming_rows(toy):
 def test_unused_columns_with_missing_values_do_not_drop_rows(toy):
     toy["unused"] = np.nan
     assert make_design("y ~ x + (1|g)", toy).n_obs == 60
+
+
+def test_factor_named_like_a_model_variable_gets_a_distinct_level_dim(toy):
+    d = make_design("y ~ x + (1|b)", toy.rename(columns={"g": "b"}))
+    (f,) = d.factors
+    assert f.name == "b" and f.dim == "b__level" and "b__level" in d.coords()
