@@ -240,11 +240,12 @@ def build_model(
                 f"{INTERNAL_PREFIX}Intercept_c", [priors["Intercept"]], None, False, parts, scalar=True
             )
             eta = icpt
+            b_s = None
             if slope_idx:
                 b_s = _vector_rv(
                     f"{INTERNAL_PREFIX}b", [priors[f"b_{terms[j]}"] for j in slope_idx], None, False, parts
                 )
-                eta = eta + pt.dot(X[:, slope_idx] - xbar, b_s)
+                eta = eta + _population_part(design, slope_idx, xbar, b_s)
                 full = pt.concatenate([pt.atleast_1d(icpt - pt.dot(xbar, b_s)), b_s])
                 pm.Deterministic("b", full[np.argsort([i0, *slope_idx])], dims="term")
             else:
@@ -258,16 +259,7 @@ def build_model(
         for f in design.factors:
             means = None
             if around.get(f.name):
-                means = pt.stack(
-                    [
-                        icpt
-                        if term == "Intercept"
-                        else b_s[slope_idx.index(terms.index(term))]
-                        if term in terms
-                        else pt.constant(0.0)
-                        for term in (around[f.name].get(c, None) for c in range(len(f.coefs)))
-                    ]
-                )
+                means = centring_means(f, around[f.name], icpt, b_s, design, slope_idx, pt)
             eta = eta + _group_part(f, priors, centered[f.name], parts, means)
 
         if design.offset is not None:
@@ -279,6 +271,59 @@ def build_model(
     return BuiltModel(
         model=model, parts=parts, centered=centered, xbar=xbar, slope_idx=tuple(slope_idx), around=around
     )
+
+
+def _population_part(design: Design, slope_idx: list[int], xbar: np.ndarray, b_s):
+    """``(X - xbar) @ b`` with level-two columns computed on the J group rows.
+
+    A level-two column is ``Z_c * W[group]``; its contribution is
+    ``Z_c * (W @ gamma)[group]``, a product on J rows gathered to N.
+    """
+    X, terms = design.X, design.terms
+    l2 = {t.term: t for t in design.level2}
+    pos = {j: k for k, j in enumerate(slope_idx)}
+    l1 = [j for j in slope_idx if terms[j] not in l2]
+    eta = 0.0
+    if l1:
+        eta = pt.dot(X[:, l1] - xbar[[pos[j] for j in l1]], b_s[[pos[j] for j in l1]])
+    groups: dict[tuple[str, str], list[int]] = {}
+    for j in slope_idx:
+        if terms[j] in l2:
+            groups.setdefault((l2[terms[j]].factor, l2[terms[j]].coef), []).append(j)
+    for (fname, coef), cols in groups.items():
+        f = design.factor(fname)
+        W = np.column_stack([np.nan_to_num(l2[terms[j]].values) for j in cols])
+        g = b_s[[pos[j] for j in cols]]
+        per_group = pt.dot(W, g)[f.index]
+        zc = f.Z[:, f.coefs.index(coef)]
+        eta = eta + (per_group if np.all(zc == 1.0) else zc * per_group) - pt.dot(xbar[[pos[j] for j in cols]], g)
+    return eta
+
+
+def centring_means(f: FactorDesign, around_f: dict, icpt, b_s, design: Design, slope_idx, xp):
+    """Means the hierarchically centred group coefficients are drawn around, shape ``(..., J, k)``.
+
+    Coefficient ``c``'s mean in group ``j``: its population coefficient plus its
+    level-two prediction ``W_j @ gamma_c``; 0 for coefficients without a population term.
+    Shared by the graph (``xp`` = pytensor) and the draw expansion (``xp`` = numpy).
+    """
+    ones = np.ones(f.n_levels)
+    cols = []
+    for c, coef in enumerate(f.coefs):
+        term = around_f.get(c)
+        if term is None:
+            base = xp.zeros_like(icpt)
+        elif term == "Intercept":
+            base = icpt
+        else:
+            base = b_s[..., list(slope_idx).index(design.terms.index(term))]
+        col = base[..., None] * ones
+        for t in design.level2:
+            if t.factor == f.name and t.coef == coef:
+                g = b_s[..., list(slope_idx).index(design.terms.index(t.term))]
+                col = col + g[..., None] * np.nan_to_num(t.values)
+        cols.append(col)
+    return xp.stack(cols, axis=-1)
 
 
 def _group_part(f: FactorDesign, priors: PriorSet, centered: bool, parts: dict, means=None):
@@ -332,19 +377,10 @@ def _assemble(post, name: str, parts: dict):
 
 
 def _means_draws(post, design: Design, built: BuiltModel, f: FactorDesign) -> np.ndarray:
-    """Draws of the population coefficients a hierarchically centred factor is centred on."""
+    """Draws of the means a hierarchically centred factor is centred on, ``(chain, draw, J, k)``."""
     icpt = np.asarray(post[f"{INTERNAL_PREFIX}Intercept_c"])
     b_s = _assemble(post, f"{INTERNAL_PREFIX}b", built.parts) if built.slope_idx else None
-    cols = []
-    for c in range(len(f.coefs)):
-        term = built.around[f.name].get(c)
-        if term is None:
-            cols.append(np.zeros_like(icpt))
-        elif term == "Intercept":
-            cols.append(icpt)
-        else:
-            cols.append(b_s[..., built.slope_idx.index(design.terms.index(term))])
-    return np.stack(cols, axis=-1)[..., None, :]
+    return centring_means(f, built.around[f.name], icpt, b_s, design, built.slope_idx, np)
 
 
 def expand_posterior(post: xr.Dataset, design: Design, built: BuiltModel) -> xr.Dataset:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -105,6 +106,9 @@ class Design:
         Labels of the data rows used (after dropping missing values).
     offset : ndarray or None
         Sum of the formula's ``offset()`` terms, added to the linear predictor.
+    level2 : tuple of Level2Term
+        Population columns that are level-two predictors of a factor's varying
+        coefficients (see :mod:`bayesmix.level2`).
     """
 
     formula: FormulaSpec
@@ -117,6 +121,7 @@ class Design:
     rows: pd.Index = field(repr=False)
     n_dropped: int = 0
     offset: np.ndarray | None = field(repr=False, default=None)
+    level2: tuple = ()
 
     @property
     def n_obs(self) -> int:
@@ -313,7 +318,8 @@ def _response_series(data: pd.DataFrame, expr: str, formula: str) -> pd.Series:
     return pd.Series(np.asarray(mm)[:, 0], index=data.index, name=expr)
 
 
-def make_design(formula: str | FormulaSpec, data: pd.DataFrame, na_action: str = "drop") -> Design:
+def make_design(formula: str | FormulaSpec, data: pd.DataFrame, na_action: str = "drop",
+                level2: Mapping | None = None, group_data: Mapping | None = None) -> Design:
     """Build the :class:`Design` of ``formula`` on ``data``.
 
     Parameters
@@ -325,6 +331,11 @@ def make_design(formula: str | FormulaSpec, data: pd.DataFrame, na_action: str =
     na_action : {"drop", "raise"}
         Rows with a missing value in a used column are dropped with a warning
         that says how many, or make a :class:`DataError` naming them.
+    level2 : dict, optional
+        Explicit level-two formulas, ``{factor: {coefficient: "~ w1 + w2"}}``.
+    group_data : dict, optional
+        Group-level frames per factor, keyed by the factor's levels (index or a
+        column named like the factor); default: the columns of ``data``.
 
     Returns
     -------
@@ -354,6 +365,12 @@ def make_design(formula: str | FormulaSpec, data: pd.DataFrame, na_action: str =
     used = set(resp_vars) | set(fixed_vars)
     for g in spec.groups:
         used |= _formula_vars(g.expr) | set(g.factors)
+    for fname, per_coef in (level2 or {}).items():
+        if group_data and fname in group_data:
+            continue
+        for text in (per_coef.values() if isinstance(per_coef, Mapping) else []):
+            rhs = text.split("~", 1)[1] if "~" in text else text
+            used |= {v for v in _formula_vars(rhs) if v in data.columns}
     used_cols = [c for c in data.columns if c in used]
 
     # ---- missing values
@@ -395,7 +412,6 @@ def make_design(formula: str | FormulaSpec, data: pd.DataFrame, na_action: str =
     X = np.asarray(mm, dtype=float)
     terms = tuple(str(c) for c in mm.columns)
     _check_finite(X, terms, data.index, "population-level")
-    _rank_check(X, terms)
 
     # ---- group-level designs, merged per factor
     by_factor: dict[str, list[GroupTerm]] = {}
@@ -404,6 +420,26 @@ def make_design(formula: str | FormulaSpec, data: pd.DataFrame, na_action: str =
     factors = []
     for name, gterms in by_factor.items():
         factors.append(_factor_design(name, gterms, data, text))
+
+    # ---- explicit level-two formulas become population columns Z_c * W[group]
+    if level2:
+        from .level2 import explicit_columns
+
+        names, cols, needed = explicit_columns(level2, factors, terms, data, group_data,
+                                               lambda f: group_labels(data, f.columns))
+        if needed:
+            raise FormulaError(
+                f"level-two formulas with an intercept need the population term(s) {needed} in the "
+                "formula (the level-two intercept is that term's coefficient)", text)
+        if names:
+            X = np.column_stack([X, *cols])
+            terms = terms + tuple(names)
+    elif group_data:
+        raise DataError("group_data is given but no level2 formulas use it")
+    _rank_check(X, terms)
+    from .level2 import detect
+
+    level2_terms = detect(X, terms, factors)
 
     return Design(
         formula=spec,
@@ -416,6 +452,7 @@ def make_design(formula: str | FormulaSpec, data: pd.DataFrame, na_action: str =
         rows=data.index,
         n_dropped=n_bad,
         offset=offset,
+        level2=level2_terms,
     )
 
 

@@ -35,6 +35,14 @@ class Model:
         see :mod:`bayesmix.families`.
     link : str, optional
         ``"probit"`` for a probit Bernoulli model; otherwise the family's link.
+    level2 : dict, optional
+        Level-two formulas per factor and varying coefficient, e.g.
+        ``{"county": {"Intercept": "~ log_uranium", "floor": "~ log_uranium"}}``
+        (the same model as ``log_radon ~ floor + log_uranium + floor:log_uranium +
+        (1 + floor | county)``); see :mod:`bayesmix.level2`.
+    group_data : dict, optional
+        Group-level DataFrames per factor, keyed by the factor's levels; by default
+        level-two columns come from ``data`` (checked constant within groups).
     priors : dict, optional
         Overrides of the default priors, keyed by class (``"b"``, ``"sd"``,
         ``"cor"``, ``"sigma"``, ``"Intercept"``) or parameter (``"b_Days"``,
@@ -65,6 +73,8 @@ class Model:
         centered: str | bool | Mapping[str, bool] = "auto",
         na_action: str = "drop",
         link: str | None = None,
+        level2: Mapping[str, Mapping[str, str]] | None = None,
+        group_data: Mapping[str, pd.DataFrame] | None = None,
     ):
         self.formula = formula
         self.family = get_family(family, link)
@@ -72,7 +82,9 @@ class Model:
         self.na_action = na_action
         self._prior_overrides = dict(priors or {})
         # parse and encode now: a bad formula or bad data should fail at once, not at fit()
-        self.design: Design = make_design(parse_formula(formula), data, na_action=na_action)
+        self.level2 = level2
+        self.design: Design = make_design(parse_formula(formula), data, na_action=na_action,
+                                          level2=level2, group_data=group_data)
         self.response_data = self.family.prepare(
             self.design.y, self.design.y_other, self.design.formula.response.kind
         )
@@ -236,6 +248,10 @@ class Fit:
         """Per-level coefficients: population effect plus deviation."""
         return results.coef(self.posterior, self.design, factor, prob)
 
+    def level2(self, prob: float = 0.95) -> pd.DataFrame:
+        """Level-two coefficients (g00, g01, g10, g11...) by factor, varying coefficient and predictor."""
+        return results.level2(self.posterior, self.design, prob)
+
     def varcorr(self, prob: float = 0.95) -> pd.DataFrame:
         """Group-level SDs and correlations and the residual SD."""
         return results.varcorr(self.posterior, self.design, prob)
@@ -247,7 +263,8 @@ class Fit:
             self.design,
             self.model.family,
             self.settings,
-            {"convergence": self.convergence, "event": self.model.response_data.get("event")},
+            {"convergence": self.convergence, "event": self.model.response_data.get("event"),
+             "level2": self.level2() if self.design.level2 else None},
         )
 
     def __repr__(self) -> str:

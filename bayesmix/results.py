@@ -14,7 +14,7 @@ import xarray as xr
 
 from .design import Design
 
-__all__ = ["parameter_table", "fixef", "ranef", "coef", "varcorr", "format_report"]
+__all__ = ["parameter_table", "fixef", "ranef", "coef", "level2", "varcorr", "format_report"]
 
 STAT_COLUMNS = ["mean", "sd", "q2.5", "q97.5", "rhat", "ess_bulk", "ess_tail"]
 
@@ -139,7 +139,9 @@ def coef(post: xr.Dataset, design: Design, factor: str | None = None, prob: floa
     frames = []
     for f in factors:
         r = post[f"r_{f.name}"].transpose("chain", "draw", f.dim, f"{f.name}__coef").values
-        names = list(design.terms) + [c for c in f.coefs if c not in design.terms]
+        l2 = [t for t in design.level2 if t.factor == f.name]
+        absorbed = {t.term for t in l2}
+        names = [t for t in design.terms if t not in absorbed] + [c for c in f.coefs if c not in design.terms]
         J = f.n_levels
         total = np.zeros(r.shape[:2] + (J, len(names)))
         for j, name in enumerate(names):
@@ -147,12 +149,47 @@ def coef(post: xr.Dataset, design: Design, factor: str | None = None, prob: floa
                 total[..., j] += b[..., design.terms.index(name)][..., None]
             if name in f.coefs:
                 total[..., j] += r[..., f.coefs.index(name)]
+            for t in l2:  # level-two prediction W_j @ gamma of this coefficient
+                if t.coef == name:
+                    total[..., j] += b[..., design.terms.index(t.term)][..., None] * np.nan_to_num(t.values)
         idx = pd.MultiIndex.from_tuples(
             [(f.name, lev, n) for lev in f.levels for n in names], names=["factor", "level", "coef"]
         )
         frames.append(_draw_table(total.reshape(r.shape[0], r.shape[1], -1), idx, prob))
     out = pd.concat(frames)
     return out.droplevel("factor") if factor is not None else out
+
+
+def level2(post: xr.Dataset, design: Design, prob: float = 0.95) -> pd.DataFrame:
+    """Level-two coefficients per factor and varying coefficient (g00, g01, g10, g11...).
+
+    Indexed by (factor, coef, predictor): ``predictor`` ``Intercept`` is the
+    coefficient's level-two intercept (its population effect), the others the
+    group-level predictors; column ``gamma`` gives the equation label
+    ``g<coefficient index><predictor index>``.
+    """
+    b = post["b"].transpose("chain", "draw", "term").values
+    rows, cols = [], []
+    for f in design.factors:
+        l2 = [t for t in design.level2 if t.factor == f.name]
+        if not l2:
+            continue
+        for ci, coef in enumerate(f.coefs):
+            preds = [t for t in l2 if t.coef == coef]
+            if not preds and coef not in design.terms:
+                continue
+            entries = ([("Intercept", coef)] if coef in design.terms else []) + [(t.predictor, t.term) for t in preds]
+            for pi, (pred, term) in enumerate(entries):
+                rows.append((f.name, coef, pred, f"g{ci}{pi}", term))
+                cols.append(b[..., design.terms.index(term)])
+    if not rows:
+        return pd.DataFrame(columns=["gamma", "term", "mean", "sd"])
+    arr = np.stack(cols, axis=-1)
+    idx = pd.MultiIndex.from_tuples([r[:3] for r in rows], names=["factor", "coef", "predictor"])
+    out = _draw_table(arr, idx, prob)
+    out.insert(0, "term", [r[4] for r in rows])
+    out.insert(0, "gamma", [r[3] for r in rows])
+    return out
 
 
 def varcorr(post: xr.Dataset, design: Design, prob: float = 0.95) -> pd.DataFrame:
@@ -253,6 +290,15 @@ def format_report(table: pd.DataFrame, design: Design, family, settings, extra: 
         lines.append("Population-level effects:")
         lines.append(_fmt_table(sub, [lab[2:] for lab in sub.index]))
         lines.append("")
+    l2 = extra.get("level2")
+    if l2 is not None and len(l2):
+        for fname in dict.fromkeys(l2.index.get_level_values("factor")):
+            lines.append(f"Level-two coefficients (~{fname}; group SDs above are residual SDs after these):")
+            sub2 = l2.loc[fname]
+            labels = [f"{g} {coef} ~ {pred}" for (coef, pred), g in zip(sub2.index, sub2["gamma"], strict=True)]
+            body = sub2.drop(columns=["gamma", "term"])
+            lines.append(_fmt_table(body, labels))
+            lines.append("")
     sub = table[table["class"] == "sigma"]
     if len(sub):
         lines.append("Family-specific parameters:")

@@ -12,6 +12,9 @@ A spec has four tables::
     family = "gaussian"
     centered = "auto"             # or true/false, or a table: {Subject = true}
 
+    [level2.county]               # optional level-two formulas per factor and coefficient
+    Intercept = "~ log_uranium"
+
     [priors]                      # optional overrides, brms names
     sd = "student_t(3, 0, 50)"
 
@@ -54,6 +57,7 @@ class ModelSpec:
     labels: tuple[str, ...] = ()
     priors: dict = field(default_factory=dict)
     sampler: dict = field(default_factory=dict)
+    level2: dict = field(default_factory=dict)
 
     def load_data(self) -> pd.DataFrame:
         """The data the spec names."""
@@ -79,7 +83,7 @@ def load_spec(path: str | Path) -> ModelSpec:
         raw = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{path}: not valid TOML: {exc}") from None
-    unknown = set(raw) - {"data", "model", "priors", "sampler", "name"}
+    unknown = set(raw) - {"data", "model", "priors", "sampler", "name", "level2"}
     if unknown:
         raise SpecError(f"{path}: unknown table(s) {sorted(unknown)}; expected data, model, priors, sampler")
     data = raw.get("data", {})
@@ -105,4 +109,5 @@ def load_spec(path: str | Path) -> ModelSpec:
         labels=tuple(data.get("labels", ())),
         priors=dict(raw.get("priors", {})),
         sampler=dict(raw.get("sampler", {})),
+        level2=dict(raw.get("level2", {})),
     )

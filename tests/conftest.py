@@ -50,6 +50,7 @@ class FitCache:
                 family=spec.family,
                 priors=priors if priors is not None else spec.priors,
                 centered=spec.centered,
+                level2=spec.level2 or None,
             )
             settings = {"draws": 1000, "tune": 1000, "chains": 4, "seed": 1, **spec.sampler, **overrides}
             with warnings.catch_warnings():

@@ -1,0 +1,211 @@
+"""Level-two (group-level) predictors of varying intercepts and slopes.
+
+Two ways to say the same model, which give the same design and so the same posterior:
+
+a) one lme4-style formula with the group-level column in the population part,
+   ``log_radon ~ floor + log_uranium + floor:log_uranium + (1 + floor | county)``;
+b) explicit level-two formulas per varying coefficient,
+   ``level2={"county": {"Intercept": "~ log_uranium", "floor": "~ log_uranium"}}``,
+   with the group-level data taken from the main frame (checked constant within
+   groups) or from ``group_data={"county": frame}`` keyed by the factor's levels.
+
+(b) is turned into population columns ``Z_c * W[group]`` named as (a) would name
+them (``log_uranium``, ``floor:log_uranium``).  Then, for either way, every
+population column of the form ``Z_c * w[group]`` (``w`` constant within the groups
+of a factor) is recorded as a :class:`Level2Term`, so the model builder computes
+``W @ gamma`` on the J group rows and the reports label the coefficients as
+level-two ones (g00, g01, g10, g11 in the multilevel equations).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from formulaic import Formula
+from formulaic.errors import FormulaicError
+
+from .errors import DataError, FormulaError
+
+__all__ = ["Level2Term", "explicit_columns", "detect"]
+
+
+@dataclass(frozen=True)
+class Level2Term:
+    """A population column that is a level-two predictor of one varying coefficient.
+
+    Attributes
+    ----------
+    factor : str
+        The grouping factor (e.g. ``"county"``).
+    coef : str
+        The varying coefficient it predicts (``"Intercept"``, ``"floor"``).
+    predictor : str
+        The group-level variable (``"log_uranium"``).
+    term : str
+        The population term carrying its coefficient (``"floor:log_uranium"``).
+    values : ndarray, shape (J,)
+        The predictor's value per level of the factor.
+    """
+
+    factor: str
+    coef: str
+    predictor: str
+    term: str
+    values: np.ndarray = field(repr=False)
+
+
+def _group_frame(factor, data: pd.DataFrame, labels: np.ndarray, columns: list[str],
+                 group_data: pd.DataFrame | None) -> pd.DataFrame:
+    """One row per level of ``factor`` with the group-level ``columns``."""
+    levels = list(factor.levels)
+    if group_data is not None:
+        gd = group_data
+        if factor.name in gd.columns:
+            gd = gd.set_index(factor.name)
+        keys = [str(k) for k in gd.index]
+        if len(set(keys)) != len(keys):
+            dup = sorted({k for k in keys if keys.count(k) > 1})[:5]
+            raise DataError(f"group-level data for {factor.name!r} list some groups twice: {dup}")
+        missing = [lev for lev in levels if lev not in set(keys)]
+        extra = [k for k in keys if k not in set(levels)]
+        if missing:
+            raise DataError(
+                f"group-level data for {factor.name!r} lack {len(missing)} group(s) present in the data: "
+                f"{missing[:8]}"
+            )
+        if extra:
+            raise DataError(
+                f"group-level data for {factor.name!r} have {len(extra)} group(s) not in the data: {extra[:8]}"
+            )
+        gd = gd.copy()
+        gd.index = keys
+        absent = [c for c in columns if c not in gd.columns]
+        if absent:
+            raise DataError(f"group-level data for {factor.name!r} have no column(s) {absent}")
+        out = gd.loc[levels, columns]
+    else:
+        absent = [c for c in columns if c not in data.columns]
+        if absent:
+            raise DataError(
+                f"level-two column(s) {absent} of factor {factor.name!r} are neither in the data nor in "
+                f"group_data"
+            )
+        frame = data[columns].copy()
+        frame["__group__"] = labels
+        for c in columns:
+            n_distinct = frame.groupby("__group__", sort=False)[c].nunique(dropna=False)
+            varying = [str(g) for g in n_distinct.index[n_distinct > 1]]
+            if varying:
+                raise DataError(
+                    f"level-two covariate {c!r} varies within {len(varying)} group(s) of {factor.name!r}: "
+                    f"{varying[:8]}; a group-level predictor must be constant within each group"
+                )
+        out = frame.groupby("__group__", sort=False)[columns].first().loc[levels]
+    na = out.isna()
+    if na.any().any():
+        bad = [str(g) for g in out.index[na.any(axis=1)]][:8]
+        raise DataError(f"group-level data for {factor.name!r} have missing values for group(s) {bad}")
+    return out.reset_index(drop=True)
+
+
+def explicit_columns(level2: Mapping, factors, terms: tuple[str, ...], data: pd.DataFrame,
+                     group_data: Mapping | None, labels_of) -> tuple[list[str], list[np.ndarray], list[str]]:
+    """Population columns implied by explicit level-two formulas.
+
+    Returns (names, columns of length N, population terms that the level-two
+    intercepts require but the formula lacks).
+    """
+    by_name = {f.name: f for f in factors}
+    group_data = dict(group_data or {})
+    unknown = set(group_data) - set(by_name)
+    if unknown:
+        raise DataError(f"group_data names factor(s) {sorted(unknown)} the model does not have; "
+                        f"factors: {sorted(by_name)}")
+    names, cols, needed = [], [], []
+    for fname, per_coef in level2.items():
+        if fname not in by_name:
+            raise FormulaError(f"level2 names factor {fname!r}, which the model does not have; "
+                               f"its factors are {sorted(by_name)}")
+        f = by_name[fname]
+        if not isinstance(per_coef, Mapping):
+            raise FormulaError(f"level2[{fname!r}] must map varying coefficients to formulas, e.g. "
+                               "{'Intercept': '~ w'}")
+        labels = labels_of(f)
+        for coef, text in per_coef.items():
+            if coef not in f.coefs:
+                raise FormulaError(f"level2[{fname!r}] names coefficient {coef!r}, which does not vary by "
+                                   f"{fname!r}; its varying coefficients are {list(f.coefs)}")
+            rhs = text.split("~", 1)[1] if "~" in text else text
+            try:
+                formula = Formula(rhs)
+                wanted = sorted(formula.required_variables)
+            except FormulaicError as exc:
+                raise FormulaError(f"cannot parse level2[{fname!r}][{coef!r}] = {text!r}: {exc}") from None
+            gframe = _group_frame(f, data, labels, wanted, group_data.get(fname))
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    mm = formula.get_model_matrix(gframe)
+            except FormulaicError as exc:
+                raise FormulaError(f"cannot evaluate level2[{fname!r}][{coef!r}] = {text!r}: {exc}") from None
+            W = np.asarray(mm, dtype=float)
+            zc = f.Z[:, f.coefs.index(coef)]
+            for q, wname in enumerate(str(c) for c in mm.columns):
+                if wname == "Intercept":
+                    if coef not in terms and coef not in needed:
+                        needed.append(coef)
+                    continue
+                name = wname if coef == "Intercept" else f"{coef}:{wname}"
+                if name in terms or name in names:
+                    raise FormulaError(f"the level-two term {name!r} is given twice (in the formula and in "
+                                       f"level2, or twice in level2)")
+                names.append(name)
+                cols.append(zc * W[f.index, q])
+    return names, cols, needed
+
+
+def detect(X: np.ndarray, terms: tuple[str, ...], factors, tol: float = 1e-9) -> tuple[Level2Term, ...]:
+    """Find population columns of the form ``Z_c * w[group]`` for some factor and coefficient.
+
+    A column matching several factors is attributed to the one with fewest levels
+    (the coarsest grouping it is constant within).
+    """
+    found = []
+    for j, term in enumerate(terms):
+        if term == "Intercept":
+            continue
+        x = X[:, j]
+        best = None
+        for f in sorted(factors, key=lambda f: f.n_levels):
+            for c, coef in enumerate(f.coefs):
+                z = f.Z[:, c]
+                if coef != "Intercept" and term == coef:
+                    continue
+                zz = np.bincount(f.index, z * z, minlength=f.n_levels)
+                if coef == "Intercept" and np.any(zz == 0):
+                    continue
+                w = np.bincount(f.index, z * x, minlength=f.n_levels) / np.where(zz > 0, zz, 1.0)
+                scale = max(float(np.abs(x).max()), 1.0)
+                if np.max(np.abs(x - z * w[f.index])) <= tol * scale and np.ptp(w[zz > 0]) > 0:
+                    best = (f, coef, w, zz > 0)
+                    break
+            if best:
+                break
+        if best is None:
+            continue
+        f, coef, w, seen = best
+        predictor = term
+        if coef != "Intercept":
+            parts = term.split(":")
+            predictor = ":".join(p for p in parts if p != coef) or term
+            if not seen.all():
+                # groups where the slope variable is always 0 do not show w; take it from the
+                # predictor's own level-two column when there is one
+                same = [t for t in found if t.factor == f.name and t.coef == "Intercept" and t.term == predictor]
+                w = np.where(seen, w, same[0].values if same else np.nan)
+        found.append(Level2Term(factor=f.name, coef=coef, predictor=predictor, term=term, values=w))
+    return tuple(found)
