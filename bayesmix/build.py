@@ -296,7 +296,11 @@ def _population_part(design: Design, slope_idx: list[int], xbar: np.ndarray, b_s
         g = b_s[[pos[j] for j in cols]]
         per_group = pt.dot(W, g)[f.index]
         zc = f.Z[:, f.coefs.index(coef)]
-        eta = eta + (per_group if np.all(zc == 1.0) else zc * per_group) - pt.dot(xbar[[pos[j] for j in cols]], g)
+        eta = (
+            eta
+            + (per_group if np.all(zc == 1.0) else zc * per_group)
+            - pt.dot(xbar[[pos[j] for j in cols]], g)
+        )
     return eta
 
 

@@ -318,8 +318,13 @@ def _response_series(data: pd.DataFrame, expr: str, formula: str) -> pd.Series:
     return pd.Series(np.asarray(mm)[:, 0], index=data.index, name=expr)
 
 
-def make_design(formula: str | FormulaSpec, data: pd.DataFrame, na_action: str = "drop",
-                level2: Mapping | None = None, group_data: Mapping | None = None) -> Design:
+def make_design(
+    formula: str | FormulaSpec,
+    data: pd.DataFrame,
+    na_action: str = "drop",
+    level2: Mapping | None = None,
+    group_data: Mapping | None = None,
+) -> Design:
     """Build the :class:`Design` of ``formula`` on ``data``.
 
     Parameters
@@ -368,7 +373,7 @@ def make_design(formula: str | FormulaSpec, data: pd.DataFrame, na_action: str =
     for fname, per_coef in (level2 or {}).items():
         if group_data and fname in group_data:
             continue
-        for text in (per_coef.values() if isinstance(per_coef, Mapping) else []):
+        for text in per_coef.values() if isinstance(per_coef, Mapping) else []:
             rhs = text.split("~", 1)[1] if "~" in text else text
             used |= {v for v in _formula_vars(rhs) if v in data.columns}
     used_cols = [c for c in data.columns if c in used]
@@ -425,12 +430,15 @@ def make_design(formula: str | FormulaSpec, data: pd.DataFrame, na_action: str =
     if level2:
         from .level2 import explicit_columns
 
-        names, cols, needed = explicit_columns(level2, factors, terms, data, group_data,
-                                               lambda f: group_labels(data, f.columns))
+        names, cols, needed = explicit_columns(
+            level2, factors, terms, data, group_data, lambda f: group_labels(data, f.columns)
+        )
         if needed:
             raise FormulaError(
                 f"level-two formulas with an intercept need the population term(s) {needed} in the "
-                "formula (the level-two intercept is that term's coefficient)", text)
+                "formula (the level-two intercept is that term's coefficient)",
+                text,
+            )
         if names:
             X = np.column_stack([X, *cols])
             terms = terms + tuple(names)

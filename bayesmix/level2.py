@@ -58,8 +58,9 @@ class Level2Term:
     values: np.ndarray = field(repr=False)
 
 
-def _group_frame(factor, data: pd.DataFrame, labels: np.ndarray, columns: list[str],
-                 group_data: pd.DataFrame | None) -> pd.DataFrame:
+def _group_frame(
+    factor, data: pd.DataFrame, labels: np.ndarray, columns: list[str], group_data: pd.DataFrame | None
+) -> pd.DataFrame:
     """One row per level of ``factor`` with the group-level ``columns``."""
     levels = list(factor.levels)
     if group_data is not None:
@@ -112,8 +113,14 @@ def _group_frame(factor, data: pd.DataFrame, labels: np.ndarray, columns: list[s
     return out.reset_index(drop=True)
 
 
-def explicit_columns(level2: Mapping, factors, terms: tuple[str, ...], data: pd.DataFrame,
-                     group_data: Mapping | None, labels_of) -> tuple[list[str], list[np.ndarray], list[str]]:
+def explicit_columns(
+    level2: Mapping,
+    factors,
+    terms: tuple[str, ...],
+    data: pd.DataFrame,
+    group_data: Mapping | None,
+    labels_of,
+) -> tuple[list[str], list[np.ndarray], list[str]]:
     """Population columns implied by explicit level-two formulas.
 
     Returns (names, columns of length N, population terms that the level-two
@@ -123,22 +130,29 @@ def explicit_columns(level2: Mapping, factors, terms: tuple[str, ...], data: pd.
     group_data = dict(group_data or {})
     unknown = set(group_data) - set(by_name)
     if unknown:
-        raise DataError(f"group_data names factor(s) {sorted(unknown)} the model does not have; "
-                        f"factors: {sorted(by_name)}")
+        raise DataError(
+            f"group_data names factor(s) {sorted(unknown)} the model does not have; "
+            f"factors: {sorted(by_name)}"
+        )
     names, cols, needed = [], [], []
     for fname, per_coef in level2.items():
         if fname not in by_name:
-            raise FormulaError(f"level2 names factor {fname!r}, which the model does not have; "
-                               f"its factors are {sorted(by_name)}")
+            raise FormulaError(
+                f"level2 names factor {fname!r}, which the model does not have; "
+                f"its factors are {sorted(by_name)}"
+            )
         f = by_name[fname]
         if not isinstance(per_coef, Mapping):
-            raise FormulaError(f"level2[{fname!r}] must map varying coefficients to formulas, e.g. "
-                               "{'Intercept': '~ w'}")
+            raise FormulaError(
+                f"level2[{fname!r}] must map varying coefficients to formulas, e.g. {{'Intercept': '~ w'}}"
+            )
         labels = labels_of(f)
         for coef, text in per_coef.items():
             if coef not in f.coefs:
-                raise FormulaError(f"level2[{fname!r}] names coefficient {coef!r}, which does not vary by "
-                                   f"{fname!r}; its varying coefficients are {list(f.coefs)}")
+                raise FormulaError(
+                    f"level2[{fname!r}] names coefficient {coef!r}, which does not vary by "
+                    f"{fname!r}; its varying coefficients are {list(f.coefs)}"
+                )
             rhs = text.split("~", 1)[1] if "~" in text else text
             try:
                 formula = Formula(rhs)
@@ -161,8 +175,10 @@ def explicit_columns(level2: Mapping, factors, terms: tuple[str, ...], data: pd.
                     continue
                 name = wname if coef == "Intercept" else f"{coef}:{wname}"
                 if name in terms or name in names:
-                    raise FormulaError(f"the level-two term {name!r} is given twice (in the formula and in "
-                                       f"level2, or twice in level2)")
+                    raise FormulaError(
+                        f"the level-two term {name!r} is given twice (in the formula and in "
+                        f"level2, or twice in level2)"
+                    )
                 names.append(name)
                 cols.append(zc * W[f.index, q])
     return names, cols, needed
@@ -205,7 +221,9 @@ def detect(X: np.ndarray, terms: tuple[str, ...], factors, tol: float = 1e-9) ->
             if not seen.all():
                 # groups where the slope variable is always 0 do not show w; take it from the
                 # predictor's own level-two column when there is one
-                same = [t for t in found if t.factor == f.name and t.coef == "Intercept" and t.term == predictor]
+                same = [
+                    t for t in found if t.factor == f.name and t.coef == "Intercept" and t.term == predictor
+                ]
                 w = np.where(seen, w, same[0].values if same else np.nan)
         found.append(Level2Term(factor=f.name, coef=coef, predictor=predictor, term=term, values=w))
     return tuple(found)

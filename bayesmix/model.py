@@ -83,8 +83,9 @@ class Model:
         self._prior_overrides = dict(priors or {})
         # parse and encode now: a bad formula or bad data should fail at once, not at fit()
         self.level2 = level2
-        self.design: Design = make_design(parse_formula(formula), data, na_action=na_action,
-                                          level2=level2, group_data=group_data)
+        self.design: Design = make_design(
+            parse_formula(formula), data, na_action=na_action, level2=level2, group_data=group_data
+        )
         self.response_data = self.family.prepare(
             self.design.y, self.design.y_other, self.design.formula.response.kind
         )
@@ -263,8 +264,11 @@ class Fit:
             self.design,
             self.model.family,
             self.settings,
-            {"convergence": self.convergence, "event": self.model.response_data.get("event"),
-             "level2": self.level2() if self.design.level2 else None},
+            {
+                "convergence": self.convergence,
+                "event": self.model.response_data.get("event"),
+                "level2": self.level2() if self.design.level2 else None,
+            },
         )
 
     def __repr__(self) -> str:

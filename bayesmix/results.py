@@ -178,7 +178,9 @@ def level2(post: xr.Dataset, design: Design, prob: float = 0.95) -> pd.DataFrame
             preds = [t for t in l2 if t.coef == coef]
             if not preds and coef not in design.terms:
                 continue
-            entries = ([("Intercept", coef)] if coef in design.terms else []) + [(t.predictor, t.term) for t in preds]
+            entries = ([("Intercept", coef)] if coef in design.terms else []) + [
+                (t.predictor, t.term) for t in preds
+            ]
             for pi, (pred, term) in enumerate(entries):
                 rows.append((f.name, coef, pred, f"g{ci}{pi}", term))
                 cols.append(b[..., design.terms.index(term)])
@@ -295,7 +297,9 @@ def format_report(table: pd.DataFrame, design: Design, family, settings, extra: 
         for fname in dict.fromkeys(l2.index.get_level_values("factor")):
             lines.append(f"Level-two coefficients (~{fname}; group SDs above are residual SDs after these):")
             sub2 = l2.loc[fname]
-            labels = [f"{g} {coef} ~ {pred}" for (coef, pred), g in zip(sub2.index, sub2["gamma"], strict=True)]
+            labels = [
+                f"{g} {coef} ~ {pred}" for (coef, pred), g in zip(sub2.index, sub2["gamma"], strict=True)
+            ]
             body = sub2.drop(columns=["gamma", "term"])
             lines.append(_fmt_table(body, labels))
             lines.append("")
