@@ -23,7 +23,7 @@ from .formula import FormulaSpec, GroupTerm, parse_formula
 __all__ = ["Design", "FactorDesign", "NewData", "make_design", "group_labels"]
 
 #: variable and coordinate names of the built model that a factor's level coordinate must not take
-RESERVED_NAMES = frozenset({"b", "sigma", "obs", "term", "chain", "draw"})
+RESERVED_NAMES = frozenset({"b", "sigma", "obs", "term", "chain", "draw", "sample"})
 
 
 @dataclass(frozen=True)
@@ -377,6 +377,10 @@ def make_design(
             rhs = text.split("~", 1)[1] if "~" in text else text
             used |= {v for v in _formula_vars(rhs) if v in data.columns}
     used_cols = [c for c in data.columns if c in used]
+    counts = pd.Series(used_cols).value_counts()
+    if (counts > 1).any():
+        name = counts.index[counts > 1][0]
+        raise DataError(f"column name {name!r} appears {counts[name]} times in the data; rename the copies")
 
     # ---- missing values
     na = data[used_cols].isna()

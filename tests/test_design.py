@@ -117,6 +117,12 @@ def test_unused_columns_with_missing_values_do_not_drop_rows(toy):
 
 
 def test_factor_named_like_a_model_variable_gets_a_distinct_level_dim(toy):
-    d = make_design("y ~ x + (1|b)", toy.rename(columns={"g": "b"}))
+    d = make_design("y ~ x + (1|b)", toy.drop(columns="b").rename(columns={"g": "b"}))
     (f,) = d.factors
     assert f.name == "b" and f.dim == "b__level" and "b__level" in d.coords()
+
+
+def test_duplicate_column_names_are_named(toy):
+    dup = pd.concat([toy, toy[["x"]]], axis=1)
+    with pytest.raises(bm.DataError, match="column name 'x' appears 2 times"):
+        make_design("y ~ x + (1|g)", dup)
