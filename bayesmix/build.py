@@ -177,6 +177,8 @@ class BuiltModel:
         Factor name -> {coefficient index: population term} for the one factor whose
         centred group coefficients are drawn around the population coefficients
         (hierarchical centring); empty for other factors.
+    collapsed : SuffStats or None
+        Set when the group effects are integrated out (:mod:`bayesmix.collapsed`).
     """
 
     model: pm.Model
@@ -185,6 +187,7 @@ class BuiltModel:
     xbar: np.ndarray | None
     slope_idx: tuple[int, ...]
     around: dict
+    collapsed: object = None
 
     @property
     def free_names(self) -> list[str]:
@@ -198,6 +201,7 @@ def build_model(
     data: dict[str, np.ndarray],
     priors: PriorSet,
     centered: str | bool | Mapping[str, bool] = "auto",
+    collapse: bool = False,
 ) -> BuiltModel:
     """Build the PyMC model.
 
@@ -219,6 +223,11 @@ def build_model(
         population coefficients (``m_j ~ N(b, Sigma)``, ``r_j = m_j - b``): this
         hierarchical centring removes the ridge between the intercept and the
         group effects that slows sampling when there are few, well-measured groups.
+
+    collapse : bool
+        Integrate the group effects out (Gaussian, one factor with up to two
+        coefficients; see :mod:`bayesmix.collapsed`); the caller checks
+        :func:`bayesmix.collapsed.applies` first.
 
     Returns
     -------
@@ -256,6 +265,28 @@ def build_model(
         else:
             eta = pt.constant(0.0)
 
+        if collapse:
+            from .collapsed import SuffStats, marginal_loglik
+
+            (f,) = design.factors
+            sd, _, cpc = _factor_hyper(f, priors, parts)
+            sigma = _vector_rv("sigma", [priors["sigma"]], None, True, parts, scalar=True)
+            ss = SuffStats(design, data["y"], xbar, slope_idx)
+            rho = cpc[0] if cpc is not None else (pt.constant(0.0) if len(f.coefs) == 2 else None)
+            b_all = b_s if design.has_intercept else b
+            pm.Potential(
+                "collapsed_loglik",
+                marginal_loglik(icpt if design.has_intercept else None, b_all, sd, rho, sigma, design, ss),
+            )
+            return BuiltModel(
+                model=model,
+                parts=parts,
+                centered=dict.fromkeys(centered, False),
+                xbar=xbar,
+                slope_idx=tuple(slope_idx),
+                around={},
+                collapsed=ss,
+            )
         for f in design.factors:
             means = None
             if around.get(f.name):
@@ -330,17 +361,25 @@ def centring_means(f: FactorDesign, around_f: dict, icpt, b_s, design: Design, s
     return xp.stack(cols, axis=-1)
 
 
-def _group_part(f: FactorDesign, priors: PriorSet, centered: bool, parts: dict, means=None):
+def _factor_hyper(f: FactorDesign, priors: PriorSet, parts: dict):
+    """The factor's SDs and, with correlated coefficients, its CPCs and Cholesky factor."""
     name = f.name
-    k = len(f.coefs)
     sd = _vector_rv(f"sd_{name}", [priors[f"sd_{name}__{c}"] for c in f.coefs], f"{name}__coef", True, parts)
     pairs = f.cor_pairs()
-    L = None
+    L = cpc = None
     if pairs:
         beta = _cpc_params(f, priors[f"cor_{name}"].params[0])
         u = pm.Beta(f"{INTERNAL_PREFIX}cpc_{name}", alpha=beta, beta=beta, shape=len(pairs))
-        L = cholesky_from_cpc(2.0 * u - 1.0, f, pt)
+        cpc = 2.0 * u - 1.0
+        L = cholesky_from_cpc(cpc, f, pt)
         pm.Deterministic(f"cor_{name}", correlations(L, pairs, pt), dims=f"{name}__cor")
+    return sd, L, cpc
+
+
+def _group_part(f: FactorDesign, priors: PriorSet, centered: bool, parts: dict, means=None):
+    name = f.name
+    k = len(f.coefs)
+    sd, L, _ = _factor_hyper(f, priors, parts)
     dims = (f.dim, f"{name}__coef")
     if not centered:
         z = pm.Normal(f"{INTERNAL_PREFIX}z_{name}", 0.0, 1.0, dims=dims)
@@ -387,7 +426,9 @@ def _means_draws(post, design: Design, built: BuiltModel, f: FactorDesign) -> np
     return centring_means(f, built.around[f.name], icpt, b_s, design, built.slope_idx, np)
 
 
-def expand_posterior(post: xr.Dataset, design: Design, built: BuiltModel) -> xr.Dataset:
+def expand_posterior(
+    post: xr.Dataset, design: Design, built: BuiltModel, seed: int | None = None
+) -> xr.Dataset:
     """Compute the reported variables (``b``, ``sd_*``, ``cor_*``, ``r_*``, ``sigma``) from free draws.
 
     The same transforms as the graph (shared code), applied with numpy to
@@ -427,7 +468,11 @@ def expand_posterior(post: xr.Dataset, design: Design, built: BuiltModel) -> xr.
             u = np.asarray(post[f"{INTERNAL_PREFIX}cpc_{name}"])
             L = cholesky_from_cpc(2.0 * u - 1.0, f, np)
             out[f"cor_{name}"] = (sample + (f"{name}__cor",), correlations(L, pairs, np))
-        if built.around.get(name):
+        if built.collapsed is not None:
+            from .collapsed import draw_group_effects
+
+            r = draw_group_effects(post, design, built, built.collapsed, seed)
+        elif built.around.get(name):
             r = np.asarray(post[f"{INTERNAL_PREFIX}m_{name}"]) - _means_draws(post, design, built, f)
         elif built.centered[name]:
             r = np.asarray(post[f"r_{name}"])

@@ -8,7 +8,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from . import results
+from . import collapsed, results
 from .build import BuiltModel, build_model
 from .design import Design, make_design
 from .errors import argument_error
@@ -100,6 +100,16 @@ class Model:
         """The built PyMC model and its bookkeeping (built on first access)."""
         return build_model(self.design, self.family, self.response_data, self.priors, self.centered)
 
+    @cached_property
+    def built_collapsed(self) -> BuiltModel:
+        """The model with the group effects integrated out (see :mod:`bayesmix.collapsed`)."""
+        ok, why = collapsed.applies(self.design, self.family)
+        if not ok:
+            raise argument_error("collapse", True, f"False or 'auto' for this model: {why}")
+        return build_model(
+            self.design, self.family, self.response_data, self.priors, self.centered, collapse=True
+        )
+
     @property
     def pymc_model(self):
         """The ``pymc.Model`` (built on first access, never sampled here)."""
@@ -125,6 +135,7 @@ class Model:
         progressbar: bool = True,
         check: bool = True,
         adaptation: str = "diag",
+        collapse: bool | str = "auto",
     ) -> Fit:
         """Sample the posterior with NUTS.
 
@@ -147,6 +158,11 @@ class Model:
         adaptation : {"diag", "draw_diag", "low_rank"}
             nutpie's mass-matrix adaptation (``draw_diag`` is Stan-like; ``low_rank``
             learns the strongest posterior correlations).
+        collapse : "auto", bool
+            Integrate the group effects out and sample only the population effects,
+            SDs, correlations and sigma, then draw the group effects exactly from
+            their conditional posterior (Gaussian family, one grouping factor with up
+            to two varying coefficients).  ``"auto"``: whenever it applies.
         check : bool
             Warn (:class:`~bayesmix.ConvergenceWarning`) on divergences, R-hat > 1.01
             or bulk ESS < 400.
@@ -168,8 +184,11 @@ class Model:
             progressbar=progressbar,
             adaptation=adaptation,
         )
-        idata = sample(self.built, self.design, settings)
-        fit = Fit(self, idata, settings)
+        if collapse not in ("auto", True, False):
+            raise argument_error("collapse", collapse, "'auto', True or False")
+        use = collapse is True or (collapse == "auto" and collapsed.applies(self.design, self.family)[0])
+        idata = sample(self.built_collapsed if use else self.built, self.design, settings)
+        fit = Fit(self, idata, settings, collapsed=use)
         if check:
             warn_convergence(fit.convergence, stacklevel=3)
         return fit
@@ -188,10 +207,11 @@ class Fit:
         How it was sampled.
     """
 
-    def __init__(self, model: Model, idata, settings: SamplerSettings):
+    def __init__(self, model: Model, idata, settings: SamplerSettings, collapsed: bool = False):
         self.model = model
         self.idata = idata
         self.settings = settings
+        self.collapsed = collapsed
 
     @property
     def posterior(self):
@@ -266,6 +286,7 @@ class Fit:
             self.settings,
             {
                 "convergence": self.convergence,
+                "collapsed": self.collapsed,
                 "event": self.model.response_data.get("event"),
                 "level2": self.level2() if self.design.level2 else None,
             },
