@@ -137,7 +137,7 @@ def draw_group_effects(post, design: Design, built, ss: SuffStats, seed: int | N
 
     Returns an array ``(chain, draw, J, k)``.
     """
-    from .build import INTERNAL_PREFIX, _assemble, cholesky_from_cpc  # noqa: F401  (shared helpers)
+    from .build import INTERNAL_PREFIX, _assemble
 
     f: FactorDesign = design.factors[0]
     icpt = np.asarray(post[f"{INTERNAL_PREFIX}Intercept_c"]) if design.has_intercept else None

@@ -67,7 +67,6 @@ def parameter_table(
     transform : callable, optional
         Applied to population effects' draws before summarising (e.g. ``np.exp``).
     """
-    rows: list[tuple[str, str, str, np.ndarray]] = []  # (label, class, group, draws column)
     blocks = []
 
     def add(var: str, cls: str, group: str, label_fn, fn=None):
@@ -93,7 +92,6 @@ def parameter_table(
         df.insert(0, "group", group)
         df.insert(0, "class", cls)
         frames.append(df)
-    del rows
     out = pd.concat(frames) if frames else pd.DataFrame()
     out.index.name = "parameter"
     return out

@@ -56,8 +56,9 @@ def test_console_script_runs(args):
     assert res.returncode == 0 and "fit" in res.stdout
 
 
-def test_notebook_code_runs(monkeypatch):
-    """The tour notebook's code cells run top to bottom (no display, fewer draws)."""
+@pytest.mark.parametrize("name", ["tour", "restaurant_complaints"])
+def test_notebook_code_runs(monkeypatch, name):
+    """Each notebook's code cells run top to bottom (no display, fewer draws)."""
     import json
 
     import bayesmix as bm
@@ -70,9 +71,10 @@ def test_notebook_code_runs(monkeypatch):
             self, **{**kw, "draws": 200, "tune": 200, "progressbar": False, "check": False}
         ),
     )
-    nb = json.loads((ROOT / "notebooks" / "tour.ipynb").read_text())
+    monkeypatch.chdir(ROOT)
+    nb = json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text())
     namespace: dict = {}
     for cell in nb["cells"]:
         if cell["cell_type"] == "code":
-            exec(compile("".join(cell["source"]), "tour.ipynb", "exec"), namespace)
+            exec(compile("".join(cell["source"]), f"{name}.ipynb", "exec"), namespace)
     assert isinstance(namespace["fit"], bm.Fit)

@@ -1,0 +1,409 @@
+"""Benchmark bayesmix against bambi and a hand-written PyMC model; write benchmarks/RESULTS.md.
+
+    .venv/bin/python benchmarks/bench.py                 # sleepstudy and radon, cold + warm cache
+    .venv/bin/python benchmarks/bench.py --full          # + InstEval crossed, crossed logit, scaling series
+    .venv/bin/python benchmarks/bench.py --only sleepstudy --systems bayesmix,pymc
+
+Every measurement runs in a fresh Python process (``python bench.py --worker ...``),
+4 chains x 1000 draws after 1000 tuning steps, seed 1.  "cold" points PyTensor's
+compile cache (and numba's) at an empty folder; "warm" reuses a folder that an
+identical earlier run filled.  bambi is installed on demand (``pip install -e .[bench]``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+CACHE = HERE / ".cache"
+
+MODELS = {
+    "sleepstudy": ("sleepstudy", "Reaction ~ Days + (Days | Subject)", "gaussian"),
+    "radon_uranium_slope": ("radon", "log_radon ~ floor + log_uranium + (floor | county)", "gaussian"),
+    "insteval_crossed": ("insteval", "y ~ lectage + service + (1 | s) + (1 | d) + (1 | dept)", "gaussian"),
+    "logit_crossed": ("sim_logit", "y ~ x + (1 | a) + (1 | b)", "bernoulli"),
+}
+SCALING = [
+    (n, kind, grow)
+    for n in (1_000, 10_000, 100_000, 1_000_000)
+    for kind in ("1", "x")
+    for grow in (False, True)
+]
+
+
+# ---------------------------------------------------------------------------------------------- data
+
+
+def load_data(name: str):
+    import numpy as np
+    import pandas as pd
+
+    import bayesmix as bm
+
+    if name == "sim_logit":
+        rng = np.random.default_rng(7)
+        n, A, B = 5000, 60, 40
+        a, b = rng.integers(0, A, n), rng.integers(0, B, n)
+        x = rng.normal(size=n)
+        eta = -0.5 + 0.8 * x + rng.normal(0, 0.7, A)[a] + rng.normal(0, 0.4, B)[b]
+        y = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(int)
+        return pd.DataFrame({"y": y, "x": x, "a": [f"a{i}" for i in a], "b": [f"b{i}" for i in b]})
+    if name.startswith("scale_"):
+        _, n, kind, grow = name.split("_")
+        n = int(n)
+        J = max(n // 100, 10) if grow == "grow" else 100
+        rng = np.random.default_rng(n)
+        g = rng.integers(0, J, n)
+        x = rng.normal(size=n)
+        u0, u1 = rng.normal(0, 0.5, J), rng.normal(0, 0.3, J)
+        y = 1.0 + u0[g] + (0.5 + (u1[g] if kind == "x" else 0)) * x + rng.normal(0, 1, n)
+        return pd.DataFrame({"y": y, "x": x, "g": g.astype(str)})
+    return bm.datasets.load(name)
+
+
+def scaling_models():
+    out = {}
+    for n, kind, grow in SCALING:
+        key = f"scale_{n}_{kind}_{'grow' if grow else 'fixed'}"
+        out[key] = (key, f"y ~ x + ({kind} | g)", "gaussian")
+    return out
+
+
+# -------------------------------------------------------------------------------------------- workers
+
+
+def _rss_mb() -> float:
+    import resource
+
+    self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(self_kb, child_kb) / 1024
+
+
+def _min_ess(idata, var_names=None) -> float:
+    import arviz as az
+    import numpy as np
+
+    post = idata["posterior"].to_dataset()
+    if var_names is not None:
+        post = post[var_names]
+    ess = az.ess(post, method="bulk")
+    return float(min(np.nanmin(ess[v].values) for v in ess.data_vars))
+
+
+def _max_rhat(idata, var_names=None) -> float:
+    import arviz as az
+    import numpy as np
+
+    post = idata["posterior"].to_dataset()
+    if var_names is not None:
+        post = post[var_names]
+    r = az.rhat(post)
+    return float(max(np.nanmax(r[v].values) for v in r.data_vars))
+
+
+def worker_bayesmix(data_name, formula, family):
+    t0 = time.perf_counter()
+    import bayesmix as bm
+
+    t_import = time.perf_counter() - t0
+    data = load_data(data_name)
+    t1 = time.perf_counter()
+    model = bm.Model(formula, data, family=family)
+    fit = model.fit(seed=1, progressbar=False, check=False)
+    t2 = time.perf_counter()
+    table = fit.summary(ranef=True)
+    t3 = time.perf_counter()
+    attrs = fit.idata["sample_stats"].attrs
+    steps = int(fit.idata["sample_stats"]["n_steps"].values.sum())
+    return {
+        "import": t_import,
+        "compile": attrs["compile_seconds"],
+        "sampling": attrs["sampling_seconds"],
+        "build": (t2 - t1) - attrs["compile_seconds"] - attrs["sampling_seconds"],
+        "summary": t3 - t2,
+        "steps_draws": steps,
+        "min_ess": float(table["ess_bulk"].min()),
+        "max_rhat": float(table["rhat"].max()),
+        "collapsed": fit.collapsed,
+        "divergences": fit.convergence["divergences"],
+    }
+
+
+def _plain_pymc_model(data, formula):
+    """A hand-written PyMC model of the benchmark specs (non-centred; LKJCholeskyCov for k = 2)."""
+    import numpy as np
+    import pymc as pm
+
+    y_name, rhs = [s.strip() for s in formula.split("~")]
+    parts = [p.strip() for p in rhs.split("+")]
+    fixed = [p for p in parts if "|" not in p]
+    bars = [p.strip("()") for p in parts if "|" in p]
+    X = np.column_stack(
+        [np.ones(len(data))]
+        + [
+            (data[c] if data[c].dtype.kind in "if" else (data[c] != sorted(data[c].unique())[0])).to_numpy(
+                float
+            )
+            for c in fixed
+        ]
+    )
+    y = data[y_name].to_numpy(float)
+    with pm.Model() as m:
+        beta = pm.Normal("beta", 0, 10 * (y.std() if y.std() > 0 else 1), shape=X.shape[1])
+        eta = X @ beta
+        for i, bar in enumerate(bars):
+            lhs, g = [s.strip() for s in bar.split("|")]
+            idx = np.unique(data[g].astype(str), return_inverse=True)[1]
+            J = int(idx.max()) + 1
+            if lhs == "1":
+                sd = pm.HalfNormal(f"sd_{i}", 2 * y.std() if y.std() > 0 else 2)
+                z = pm.Normal(f"z_{i}", 0, 1, shape=J)
+                eta = eta + sd * z[idx]
+            else:
+                x = data[lhs].to_numpy(float)
+                chol, _, _ = pm.LKJCholeskyCov(
+                    f"L_{i}", n=2, eta=1.0, sd_dist=pm.HalfNormal.dist(2 * y.std()), compute_corr=True
+                )
+                z = pm.Normal(f"z_{i}", 0, 1, shape=(J, 2))
+                u = z @ chol.T
+                eta = eta + u[idx, 0] + u[idx, 1] * x
+        if set(np.unique(y)) <= {0.0, 1.0}:
+            pm.Bernoulli("y", logit_p=eta, observed=y)
+        else:
+            sigma = pm.HalfNormal("sigma", 2 * y.std())
+            pm.Normal("y", eta, sigma, observed=y)
+    return m
+
+
+def worker_pymc(data_name, formula, family):
+    t0 = time.perf_counter()
+    import nutpie
+
+    t_import = time.perf_counter() - t0
+    data = load_data(data_name)
+    t1 = time.perf_counter()
+    m = _plain_pymc_model(data, formula)
+    t2 = time.perf_counter()
+    cm = nutpie.compile_pymc_model(m)
+    t3 = time.perf_counter()
+    idata = nutpie.sample(
+        cm,
+        draws=1000,
+        tune=1000,
+        chains=4,
+        cores=os.cpu_count(),
+        seed=1,
+        progress_bar=False,
+        save_warmup=False,
+    )
+    t4 = time.perf_counter()
+    ess, rhat = _min_ess(idata), _max_rhat(idata)
+    t5 = time.perf_counter()
+    return {
+        "import": t_import,
+        "build": t2 - t1,
+        "compile": t3 - t2,
+        "sampling": t4 - t3,
+        "summary": t5 - t4,
+        "steps_draws": int(idata["sample_stats"]["n_steps"].values.sum()),
+        "min_ess": ess,
+        "max_rhat": rhat,
+    }
+
+
+def worker_bambi(data_name, formula, family):
+    t0 = time.perf_counter()
+    import bambi as bmb
+
+    t_import = time.perf_counter() - t0
+    data = load_data(data_name)
+    t1 = time.perf_counter()
+    model = bmb.Model(formula, data, family=family)
+    t2 = time.perf_counter()
+    idata = model.fit(
+        draws=1000, tune=1000, chains=4, random_seed=1, inference_method="nutpie", progressbar=False
+    )
+    t3 = time.perf_counter()
+    ess, rhat = _min_ess(idata), _max_rhat(idata)
+    t4 = time.perf_counter()
+    steps = (
+        idata["sample_stats"]["n_steps"].values.sum() if "n_steps" in idata["sample_stats"] else float("nan")
+    )
+    return {
+        "import": t_import,
+        "build": t2 - t1,
+        "compile": float("nan"),
+        "sampling": t3 - t2,
+        "summary": t4 - t3,
+        "steps_draws": float(steps),
+        "min_ess": ess,
+        "max_rhat": rhat,
+        "note": "compile and sampling not separable: both in 'sampling'",
+    }
+
+
+WORKERS = {"bayesmix": worker_bayesmix, "pymc": worker_pymc, "bambi": worker_bambi}
+
+
+# --------------------------------------------------------------------------------------------- driver
+
+
+def run_one(system: str, key: str, spec, cache_dir: Path) -> dict:
+    env = dict(os.environ)
+    env["PYTENSOR_FLAGS"] = f"base_compiledir={cache_dir / 'pytensor'}"
+    env["NUMBA_CACHE_DIR"] = str(cache_dir / "numba")
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, __file__, "--worker", system, json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        return {
+            "system": system,
+            "model": key,
+            "error": proc.stderr.strip().splitlines()[-1:] or ["failed"],
+            "wall": wall,
+        }
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out.update(system=system, model=key, wall=wall)
+    return out
+
+
+def _fmt(v, nd=1):
+    if v is None or (isinstance(v, float) and v != v):
+        return "-"
+    return f"{v:.{nd}f}" if isinstance(v, float) else str(v)
+
+
+def write_results(rows: list[dict], path: Path, header: str) -> None:
+    import importlib.metadata as md
+
+    versions = {p: md.version(p) for p in ("pymc", "pytensor", "nutpie", "numba", "arviz", "formulaic")}
+    try:
+        versions["bambi"] = md.version("bambi")
+    except md.PackageNotFoundError:
+        versions["bambi"] = "not installed"
+    lines = [
+        "# Benchmarks",
+        "",
+        header,
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        + ", ".join(f"{k} {v}" for k, v in versions.items())
+        + ".",
+        "",
+        "Each row is one fresh process: 4 chains x 1000 draws after 1000 tuning steps. `wall` is the process's",
+        "end-to-end time (import, data, build, compile, sample, summary); `cold` = empty compile cache, `warm` =",
+        "cache filled by an identical earlier run. grad/s = post-warmup leapfrog steps / sampling seconds x 2",
+        "(tuning takes as many draws again: an estimate). ESS/s = min bulk ESS / sampling seconds.",
+        "",
+        "| model | system | cache | wall s | compile s | sampling s | grad/s | min bulk ESS | ESS/s | max R-hat | peak MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if "error" in r:
+            lines.append(
+                f"| {r['model']} | {r['system']} | {r['cache']} | failed: {' '.join(r['error'])[:80]} |"
+                " | | | | | | |"
+            )
+            continue
+        grad = 2 * r["steps_draws"] / r["sampling"] if r.get("sampling") else float("nan")
+        lines.append(
+            f"| {r['model']} | {r['system']}{' (collapsed)' if r.get('collapsed') else ''} | {r['cache']} | "
+            f"{_fmt(r['wall'])} | {_fmt(r['compile'])} | {_fmt(r['sampling'])} | {_fmt(grad, 0)} | "
+            f"{_fmt(r['min_ess'], 0)} | {_fmt(r['min_ess'] / r['sampling'], 0)} | {_fmt(r['max_rhat'], 3)} | "
+            f"{_fmt(r['peak_mb'], 0)} |"
+        )
+    # ratios against peers
+    lines += [
+        "",
+        "## Ratios (warm cache)",
+        "",
+        "| model | vs | wall: peer / bayesmix | ESS/s: bayesmix / peer |",
+        "|---|---|---|---|",
+    ]
+    warm = {(r["model"], r["system"]): r for r in rows if r.get("cache") == "warm" and "error" not in r}
+    for (model, system), r in warm.items():
+        if system != "bayesmix":
+            continue
+        for peer in ("bambi", "pymc"):
+            p = warm.get((model, peer))
+            if p:
+                lines.append(
+                    f"| {model} | {peer} | {p['wall'] / r['wall']:.2f} | "
+                    f"{(r['min_ess'] / r['sampling']) / (p['min_ess'] / p['sampling']):.2f} |"
+                )
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        system, spec = sys.argv[2], json.loads(sys.argv[3])
+        out = WORKERS[system](*spec)
+        out["peak_mb"] = _rss_mb()
+        print(json.dumps(out))
+        return 0
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument(
+        "--full", action="store_true", help="also InstEval crossed, crossed logit and scaling series"
+    )
+    ap.add_argument("--only", help="comma-separated model keys")
+    ap.add_argument("--systems", default="bayesmix,bambi,pymc")
+    ap.add_argument("--no-cold", action="store_true", help="skip the empty-cache runs")
+    ap.add_argument("--out", default=str(HERE / "RESULTS.md"))
+    args = ap.parse_args()
+    systems = args.systems.split(",")
+    if "bambi" in systems:
+        try:
+            import bambi  # noqa: F401
+        except ImportError:
+            print("installing bambi (pip install -e .[bench]) ...", flush=True)
+            subprocess.run(
+                [sys.executable, "-m", "pip", "install", "-q", "-e", f"{ROOT}[bench]"], check=False
+            )
+    models = {k: MODELS[k] for k in ("sleepstudy", "radon_uranium_slope")}
+    if args.full:
+        models = {**MODELS, **scaling_models()}
+    if args.only:
+        allm = {**MODELS, **scaling_models()}
+        models = {k: allm[k] for k in args.only.split(",")}
+    rows = []
+    for key, spec in models.items():
+        for system in systems:
+            if system == "bambi" and key.startswith("scale_1000000"):
+                continue
+            caches = [] if args.no_cold or key.startswith("scale_") else ["cold"]
+            for cache in caches + ["warm"]:
+                if cache == "cold":
+                    d = Path(tempfile.mkdtemp(prefix="bench-cold-"))
+                else:
+                    d = CACHE / system
+                    run_one(system, key, spec, d)  # fill (or refresh) the warm cache
+                r = run_one(system, key, spec, d)
+                if cache == "cold":
+                    shutil.rmtree(d, ignore_errors=True)
+                r["cache"] = cache
+                rows.append(r)
+                msg = r.get("error") or f"wall {r['wall']:.1f}s, min ESS {r['min_ess']:.0f}"
+                print(f"{key:24s} {system:9s} {cache:5s} {msg}", flush=True)
+                write_results(rows, Path(args.out), f"Command: `{' '.join(['python', *sys.argv])}`")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
