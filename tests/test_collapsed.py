@@ -8,10 +8,9 @@ ESS >= 375 in both fits the MC SE of a difference of means is <= 0.075 SD, so
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
+from _util import quiet_fit
 
 import bayesmix as bm
 from bayesmix.collapsed import applies
@@ -23,17 +22,11 @@ CASES = [
 ]
 
 
-def _fit(model, **kw):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", bm.ConvergenceWarning)
-        return model.fit(progressbar=False, seed=11, **kw)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("data, formula", CASES)
 def test_collapsed_matches_full(data, formula):
     m = bm.Model(formula, bm.datasets.load(data))
-    a, b = _fit(m, collapse=True), _fit(m, collapse=False)
+    a, b = quiet_fit(m, collapse=True, seed=11), quiet_fit(m, collapse=False, seed=11)
     assert a.collapsed and not b.collapsed
     sa, sb = a.summary(ranef=True), b.summary(ranef=True)
     assert sb["ess_bulk"].min() >= 375

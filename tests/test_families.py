@@ -9,24 +9,17 @@ central 95% interval.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import pytest
+from _util import quiet_fit
 
 import bayesmix as bm
 
 
-def _fit(model, **kw):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", bm.ConvergenceWarning)
-        return model.fit(progressbar=False, **{"seed": 1, **kw})
-
-
 @pytest.fixture(scope="module")
-def cbpp_fit():
-    return _fit(
+def cbppquiet_fit():
+    return quiet_fit(
         bm.Model(
             "cbind(incidence, size - incidence) ~ period + (1 | herd)",
             bm.datasets.load("cbpp"),
@@ -132,7 +125,7 @@ def test_cbpp_against_glmer(cbpp_fit, lme4_ref):
 @pytest.mark.slow
 def test_cbpp_against_brms(brms_ref):
     entry = brms_ref["cbpp"]
-    fit = _fit(
+    fit = quiet_fit(
         bm.Model(
             "incidence | trials(size) ~ period + (1 | herd)",
             bm.datasets.load("cbpp"),
@@ -178,7 +171,7 @@ def test_bernoulli_correlated_slopes_recovery():
     eta = -0.5 + u[g, 0] + (1.0 + u[g, 1]) * x
     y = rng.random(J * n) < 1 / (1 + np.exp(-eta))
     df = pd.DataFrame({"y": y.astype(int), "x": x, "g": g})
-    fit = _fit(bm.Model("y ~ x + (x | g)", df, family="bernoulli"))
+    fit = quiet_fit(bm.Model("y ~ x + (x | g)", df, family="bernoulli"))
     _inside(
         fit,
         {"b_Intercept": -0.5, "b_x": 1.0, "sd_g__Intercept": 0.8, "sd_g__x": 0.5, "cor_g__Intercept__x": 0.4},
@@ -196,12 +189,12 @@ def test_poisson_crossed_with_exposure_recovery():
     exposure = rng.uniform(0.5, 2.0, N)
     y = rng.poisson(exposure * np.exp(0.3 + 0.4 * x + ua[a] + ub[b]))
     df = pd.DataFrame({"y": y, "x": x, "a": a, "b": b, "exposure": exposure})
-    fit = _fit(bm.Model("y ~ x + offset(np.log(exposure)) + (1 | a) + (1 | b)", df, family="poisson"))
+    fit = quiet_fit(bm.Model("y ~ x + offset(np.log(exposure)) + (1 | a) + (1 | b)", df, family="poisson"))
     _inside(fit, {"b_Intercept": 0.3, "b_x": 0.4, "sd_a__Intercept": 0.5, "sd_b__Intercept": 0.3})
     assert fit.summary(ranef=True)["rhat"].max() <= 1.01
 
 
 def test_probit_link_builds_and_samples(binary):
     m = bm.Model("y ~ x + (1|g)", binary, family="bernoulli", link="probit")
-    fit = _fit(m, draws=100, tune=100, chains=2)
+    fit = quiet_fit(m, draws=100, tune=100, chains=2)
     assert "link: probit" in repr(fit)

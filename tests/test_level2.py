@@ -9,19 +9,12 @@ inside their central 95% intervals.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import pytest
+from _util import quiet_fit
 
 import bayesmix as bm
-
-
-def _fit(model, **kw):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", bm.ConvergenceWarning)
-        return model.fit(progressbar=False, **{"seed": 1, **kw})
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +82,8 @@ def test_graph_computes_level2_on_group_rows(radon):
 
 @pytest.mark.slow
 def test_radon_uranium_both_ways_against_references(radon, lme4_ref, brms_ref):
-    a = _fit(bm.Model("log_radon ~ floor + log_uranium + (1 | county)", radon))
-    b = _fit(
+    a = quiet_fit(bm.Model("log_radon ~ floor + log_uranium + (1 | county)", radon))
+    b = quiet_fit(
         bm.Model(
             "log_radon ~ floor + (1 | county)", radon, level2={"county": {"Intercept": "~ log_uranium"}}
         ),
@@ -108,7 +101,7 @@ def test_radon_uranium_both_ways_against_references(radon, lme4_ref, brms_ref):
     assert row["q2.5"] <= ref["varcorr"][0]["sdcor"] <= row["q97.5"]
     # brms with its default priors
     entry = brms_ref["radon_uranium"]
-    c = _fit(
+    c = quiet_fit(
         bm.Model(
             "log_radon ~ floor + log_uranium + (1 | county)",
             radon,
@@ -133,8 +126,8 @@ def test_radon_uranium_both_ways_against_references(radon, lme4_ref, brms_ref):
 @pytest.mark.slow
 def test_slopes_as_outcomes_recovery_both_ways(slopes_data):
     df, gd = slopes_data
-    a = _fit(bm.Model("y ~ x + W + x:W + (1 + x | g)", df))
-    b = _fit(
+    a = quiet_fit(bm.Model("y ~ x + W + x:W + (1 + x | g)", df))
+    b = quiet_fit(
         bm.Model(
             "y ~ x + (1 + x | g)",
             df.drop(columns="W"),
@@ -176,7 +169,7 @@ def test_level2_with_logit_and_poisson(slopes_data):
     )
     for fam, resp in (("bernoulli", "yb"), ("poisson", "yc")):
         m = bm.Model(f"{resp} ~ x + (1 | g)", df, family=fam, level2={"g": {"Intercept": "~ W"}})
-        fit = _fit(m, draws=150, tune=150, chains=2)
+        fit = quiet_fit(m, draws=150, tune=150, chains=2)
         assert ("g", "Intercept", "W") in fit.level2().index
 
 
