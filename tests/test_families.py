@@ -18,7 +18,7 @@ import bayesmix as bm
 
 
 @pytest.fixture(scope="module")
-def cbppquiet_fit():
+def cbpp_fit():
     return quiet_fit(
         bm.Model(
             "cbind(incidence, size - incidence) ~ period + (1 | herd)",
