@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +22,10 @@ from .errors import ConvergenceWarning, SamplingError, argument_error
 __all__ = ["SamplerSettings", "sample", "convergence_report"]
 
 SAMPLERS = ("nutpie", "pymc")
+
+#: nutpie's compiled models, reused while their PyMC model lives (fitting a Model again, with
+#: other draws, chains or seed, skips the ~8 s of numba compiling nutpie does on every compile)
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 ADAPTATIONS = ("diag", "draw_diag", "low_rank")
 
 
@@ -94,7 +99,10 @@ def sample(built: BuiltModel, design: Design, settings: SamplerSettings):
         if settings.sampler == "nutpie":
             import nutpie
 
-            compiled = nutpie.compile_pymc_model(model, var_names=keep)
+            compiled = _COMPILED.get(model)
+            if compiled is None:
+                compiled = nutpie.compile_pymc_model(model, var_names=keep)
+                _COMPILED[model] = compiled
             t_compiled = time.perf_counter()
             idata = nutpie.sample(
                 compiled,

@@ -112,3 +112,15 @@ def test_pymc_sampler_gives_the_same_posterior():
             sa.loc[p, "sd"] / np.sqrt(sa.loc[p, "ess_bulk"]), sb.loc[p, "sd"] / np.sqrt(sb.loc[p, "ess_bulk"])
         )
         assert abs(sa.loc[p, "mean"] - sb.loc[p, "mean"]) < 5 * se, p
+
+
+def test_refitting_a_model_reuses_its_compiled_function():
+    m = bm.Model("Yield ~ 1 + (1 | Batch)", bm.datasets.load("dyestuff"))
+    kw = dict(draws=50, tune=50, chains=2, progressbar=False, check=False)
+    first = m.fit(seed=1, **kw)
+    second = m.fit(seed=2, **kw)
+    assert second.idata["sample_stats"].attrs["compile_seconds"] < 0.5
+    assert (
+        first.idata["sample_stats"].attrs["compile_seconds"]
+        > second.idata["sample_stats"].attrs["compile_seconds"]
+    )
