@@ -131,10 +131,11 @@ def sample(built: BuiltModel, design: Design, settings: SamplerSettings):
                 model=model,
             )
     except (pm.exceptions.SamplingError, RuntimeError, FloatingPointError) as exc:
+        first = str(exc).split("Stack backtrace")[0].strip().replace("\n\nCaused by:\n   ", ":")
         raise SamplingError(
-            f"sampling failed: {exc}. Check the priors (model.priors) and the data scale; "
-            "a prior far from the data can make the starting point non-finite"
-        ) from exc
+            f"sampling failed ({first}).{_bad_terms(model)} Check the priors (model.priors) and the data "
+            "scale: a prior far from the data can make the log density non-finite where sampling starts"
+        ) from None
     import xarray as xr
 
     t_sampled = time.perf_counter()
@@ -149,6 +150,16 @@ def sample(built: BuiltModel, design: Design, settings: SamplerSettings):
         expand_seconds=time.perf_counter() - t_sampled,
     )
     return xr.DataTree.from_dict({"posterior": post, "sample_stats": stats})
+
+
+def _bad_terms(model: pm.Model) -> str:
+    """Name the model terms whose log density is not finite at the starting point."""
+    try:
+        logps = model.point_logps()
+    except Exception:  # noqa: BLE001 - a diagnostic only; the sampling error is what is raised
+        return ""
+    bad = [name for name, v in logps.items() if not np.isfinite(v)]
+    return f" Non-finite at the starting point: {', '.join(bad)}." if bad else ""
 
 
 def convergence_report(idata, rhat_max: float = 1.01, ess_min: float = 400.0) -> dict:

@@ -137,3 +137,10 @@ def test_constant_response(sleep):
 def test_empty_data():
     with pytest.raises(bm.DataError, match="no rows"):
         bm.Model("y ~ x + (1|g)", pd.DataFrame({"y": [], "x": [], "g": []}))
+
+
+def test_sampling_failure_names_the_non_finite_terms():
+    m = bm.Model("Yield ~ 1 + (1 | Batch)", bm.datasets.load("dyestuff"), priors={"sigma": "half_normal(1e-300)"})
+    with pytest.raises(bm.SamplingError, match="Non-finite at the starting point: sigma") as info:
+        m.fit(draws=20, tune=20, chains=1, seed=1, progressbar=False)
+    assert "Stack backtrace" not in str(info.value)
