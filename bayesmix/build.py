@@ -7,8 +7,14 @@ Graph layout (all vectorised; no Python loop over rows or groups):
   ``Intercept_c - mean(X) @ b``, as brms does), else ``X @ b``;
 * per grouping factor with ``k`` varying coefficients: ``r = (z @ L.T) * sd``
   with ``z`` standard normal (non-centred), ``L`` the block-diagonal Cholesky
-  factor of the correlation matrix and ``sd`` the per-coefficient SDs; with
-  ``centered=True`` ``r`` is sampled directly from its (multivariate) normal;
+  factor of the correlation matrix and ``sd`` the per-coefficient SDs; a centred
+  factor samples ``r`` from its (multivariate) normal, or, for the coarsest centred
+  factor, ``m = b + W gamma + r`` around its population and level-two prediction
+  (see :mod:`bayesmix.parameterization`);
+* level-two columns ``Z_c * W[group]`` enter as ``Z_c * (W @ gamma)[group]``, a
+  product on the J group rows (see :mod:`bayesmix.level2`);
+* with ``collapse=True`` the group effects are integrated out instead
+  (:mod:`bayesmix.collapsed`);
 * the LKJ(eta) prior on a correlation block of size ``m`` is placed on its
   canonical partial correlations (CPCs): under LKJ the CPC in column ``j`` is
   ``2 * Beta(eta + (m - 2 - j) / 2, same) - 1``, independently (Lewandowski,
