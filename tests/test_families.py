@@ -198,3 +198,12 @@ def test_probit_link_builds_and_samples(binary):
     m = bm.Model("y ~ x + (1|g)", binary, family="bernoulli", link="probit")
     fit = quiet_fit(m, draws=100, tune=100, chains=2)
     assert "link: probit" in repr(fit)
+
+
+def test_tables_and_nested_factors_work_for_glms(cbpp_fit, binary):
+    assert cbpp_fit.ranef("herd").shape[0] == 15 and cbpp_fit.coef("herd").shape[0] == 15 * 4
+    assert list(cbpp_fit.varcorr().index) == [("herd", "Intercept", "")]  # no residual SD on the logit scale
+    nested = binary.assign(h=np.tile(["u", "v"], 20))
+    fit = quiet_fit(bm.Model("y ~ x + (1 | g/h)", nested, family="bernoulli"), draws=100, tune=100, chains=2)
+    assert [f.name for f in fit.design.factors] == ["g", "g:h"]
+    assert fit.ranef("g:h").shape[0] == 8 and "~g:h (Number of levels: 8)" in repr(fit)
