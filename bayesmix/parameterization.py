@@ -5,7 +5,8 @@ each group; centred (``r ~ N(0, sd)``) when they say a lot.  ``"auto"``
 measures how informative the data are about each factor's group intercepts
 with a quick method-of-moments variance decomposition (a one-way ANOVA on
 the residuals of the population-level least-squares fit, other factors'
-group means removed by backfitting) and centres factors whose average
+group means removed by backfitting, coarse factors first so that a factor
+nested in another keeps only its within-group part) and centres factors whose average
 shrinkage weight ``lambda_j = tau^2 / (tau^2 + noise_j)`` is at least
 :data:`AUTO_LAMBDA`.  ``noise_j`` is the variance of group ``j``'s mean:
 ``sigma^2 / n_j`` plus, for each factor nested inside it, that factor's
@@ -74,7 +75,8 @@ def informativeness(design: Design, y: np.ndarray, sweeps: int = 8) -> dict[str,
         e = y - X @ beta
     else:
         e = y - y.mean()
-    facs = [f for f in design.factors if "Intercept" in f.coefs]
+    # coarse factors first, so a factor nested in another keeps only its within-group part
+    facs = sorted((f for f in design.factors if "Intercept" in f.coefs), key=lambda f: f.n_levels)
     counts = {f.name: np.bincount(f.index, minlength=f.n_levels).astype(float) for f in design.factors}
     means = {f.name: np.zeros(f.n_levels) for f in facs}
     for _ in range(sweeps):
