@@ -17,7 +17,7 @@ import pandas as pd
 from formulaic import Formula
 from formulaic.errors import FormulaicError
 
-from .errors import DataError, FormulaError, argument_error
+from .errors import DataError, FormulaError, argument_error, row_list
 from .formula import FormulaSpec, GroupTerm, parse_formula
 
 __all__ = ["Design", "FactorDesign", "NewData", "make_design", "group_labels"]
@@ -169,7 +169,7 @@ class Design:
             raise argument_error("data", type(data).__name__, "a pandas DataFrame")
         needed = set(_formula_vars(self.formula.fixed))
         for expr in self.formula.offsets:
-            needed |= {expr} if expr in data.columns else _formula_vars(expr)
+            needed |= _expr_vars(expr, data)
         for f in self.factors:
             needed |= set(f.columns)
             for expr in f.term_exprs:
@@ -204,6 +204,11 @@ def _formula_vars(expr: str) -> set[str]:
         return set(Formula(expr).required_variables)
     except FormulaicError as exc:
         raise FormulaError(f"cannot parse {expr!r}: {_plain(exc)}", expr) from None
+
+
+def _expr_vars(expr: str, data: pd.DataFrame) -> set[str]:
+    """Columns an expression uses: the column itself when it is one, else formulaic's reading."""
+    return {expr} if expr in data.columns else _formula_vars(expr)
 
 
 def _plain(exc: Exception) -> str:
@@ -358,11 +363,11 @@ def make_design(
     for expr in (spec.response.expr, spec.response.other):
         if expr is None:
             continue
-        resp_vars |= {expr} if expr in data.columns else _formula_vars(expr)
+        resp_vars |= _expr_vars(expr, data)
     _check_columns(data, resp_vars, text, role="response")
     fixed_vars = _formula_vars(spec.fixed)
     for expr in spec.offsets:
-        fixed_vars |= {expr} if expr in data.columns else _formula_vars(expr)
+        fixed_vars |= _expr_vars(expr, data)
     _check_columns(data, fixed_vars, text, role="predictor")
     for g in spec.groups:
         _check_columns(data, _formula_vars(g.expr), text, role="varying-coefficient")
@@ -388,9 +393,9 @@ def make_design(
     n_bad = int(bad.sum())
     if n_bad:
         per_col = {c: int(n) for c, n in na.sum().items() if n}
-        rows = list(data.index[bad][:5])
-        more = f" and {n_bad - 5} more" if n_bad > 5 else ""
-        detail = f"missing values in {n_bad} row(s) (rows {rows}{more}; per column {per_col})"
+        detail = (
+            f"missing values in {n_bad} row(s) ({row_list(data.index, bad.to_numpy())}; per column {per_col})"
+        )
         if na_action == "raise":
             raise DataError(detail + "; pass na_action='drop' to drop them")
         warnings.warn(f"dropped {n_bad} of {len(data)} rows with {detail}", UserWarning, stacklevel=3)
@@ -472,10 +477,9 @@ def _check_finite(M: np.ndarray, names, index, what: str) -> None:
     nonfinite = ~np.isfinite(M)
     if nonfinite.any():
         j = int(np.flatnonzero(nonfinite.any(axis=0))[0])
-        rows = list(index[nonfinite[:, j]][:5])
         raise DataError(
             f"the {what} column {names[j]!r} has non-finite values (inf or NaN after transforming) "
-            f"in rows {rows}"
+            f"in {row_list(index, nonfinite[:, j])}"
         )
 
 

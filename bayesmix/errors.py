@@ -58,6 +58,13 @@ class ConvergenceWarning(UserWarning):
     """Sampling finished but the diagnostics say the draws may not be trusted."""
 
 
+def row_list(index, mask, limit: int = 5) -> str:
+    """``"rows [3, 17]"``, or ``"rows [..5 labels..] and N more"``: the rows an error is about."""
+    rows = list(index[mask][:limit])
+    n = int(mask.sum())
+    return f"rows {rows}" + (f" and {n - limit} more" if n > limit else "")
+
+
 class ArgumentError(BayesmixError, ValueError):
     """A function or method argument with a value it cannot take."""
 

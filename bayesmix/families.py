@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .errors import DataError, argument_error
+from .errors import DataError, argument_error, row_list
 
 __all__ = ["Family", "Gaussian", "Bernoulli", "Binomial", "Poisson", "get_family", "PriorScales"]
 
@@ -40,11 +40,8 @@ class PriorScales:
 
 
 def _bad_rows(y: pd.Series, mask: np.ndarray, limit: int = 5) -> str:
-    rows = list(y.index[mask][:limit])
-    n = int(mask.sum())
-    more = f" and {n - limit} more" if n > limit else ""
     vals = list(y[mask].iloc[:limit])
-    return f"{n} row(s): rows {rows}{more} (values {vals})"
+    return f"{int(mask.sum())} row(s): {row_list(y.index, mask, limit)} (values {vals})"
 
 
 def _numeric(y: pd.Series, family: str) -> np.ndarray:
@@ -203,8 +200,7 @@ class Binomial(Family):
             raise DataError(f"zero trials in {_bad_rows(pd.Series(n, index=y.index, name='trials'), zero)}")
         over = succ > n
         if over.any():
-            rows = list(y.index[over][:5])
-            raise DataError(f"successes exceed trials in {int(over.sum())} row(s): rows {rows}")
+            raise DataError(f"successes exceed trials in {int(over.sum())} row(s): {row_list(y.index, over)}")
         return {"y": succ, "n": n}
 
     def observe(self, eta, data, sigma=None):
