@@ -24,7 +24,7 @@ __all__ = ["SamplerSettings", "sample", "convergence_report"]
 SAMPLERS = ("nutpie", "pymc")
 
 #: nutpie's compiled models, reused while their PyMC model lives (fitting a Model again, with
-#: other draws, chains or seed, skips the ~8 s of numba compiling nutpie does on every compile)
+#: other draws, chains or seed, skips even the ~2 s of PyTensor rewriting a cached compile costs)
 _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 ADAPTATIONS = ("diag", "draw_diag", "low_rank")
 
@@ -99,9 +99,11 @@ def sample(built: BuiltModel, design: Design, settings: SamplerSettings):
         if settings.sampler == "nutpie":
             import nutpie
 
+            from .compiled import compile_nutpie
+
             compiled = _COMPILED.get(model)
             if compiled is None:
-                compiled = nutpie.compile_pymc_model(model, var_names=keep)
+                compiled = compile_nutpie(model, var_names=keep)
                 _COMPILED[model] = compiled
             t_compiled = time.perf_counter()
             idata = nutpie.sample(

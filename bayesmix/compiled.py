@@ -1,0 +1,274 @@
+"""Compile a PyMC model for nutpie so that a fresh process reuses the machine code.
+
+``nutpie.compile_pymc_model`` compiles the log density with PyTensor's numba
+backend (whose kernels numba caches on disk) and then wraps it in two numba
+``cfunc`` callbacks.  Those wrappers are closures over the model's data, which
+numba will not cache, so every new process spends ~8 s of LLVM work on them
+even when everything under them is cached.  Here the same two callbacks are
+generated as source that depends only on the model's *structure* (its
+PyTensor cache keys, the number of parameters and the rank and dtype of each
+data array); the data are passed by pointer at run time.  The callbacks are
+cached on disk through PyTensor's numba cache locator under a key built from
+that structure, so a second process with the same model, or the same model on
+new data, loads them in milliseconds.
+
+The result is nutpie's own ``CompiledPyMCModel`` (so ``nutpie.sample`` and
+``with_data`` work unchanged).  Anything this module cannot key (a graph
+PyTensor does not cache, an unexpected nutpie version) falls back to
+``nutpie.compile_pymc_model``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import warnings
+from uuid import uuid4
+
+import numpy as np
+
+__all__ = ["compile_nutpie"]
+
+#: bump when the generated source changes, so stale cache entries are not loaded
+_SOURCE_VERSION = "2"
+
+
+def compile_nutpie(model, var_names=None):
+    """Compile ``model`` for ``nutpie.sample``, with cacheable callbacks.
+
+    Parameters
+    ----------
+    model : pymc.Model
+    var_names : list of str, optional
+        Variables to store in the trace (all by default).
+
+    Returns
+    -------
+    nutpie.compile_pymc.CompiledPyMCModel
+    """
+    import nutpie
+
+    try:
+        return _compile_cached(model, var_names)
+    except _NotCacheable:
+        pass
+    except Exception as exc:  # noqa: BLE001 - a cache problem must not stop a fit
+        warnings.warn(
+            f"bayesmix could not use its compile cache ({type(exc).__name__}: {exc}); compiling without it",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return nutpie.compile_pymc_model(model, var_names=var_names)
+
+
+class _NotCacheable(Exception):
+    pass
+
+
+class _Pointers:
+    """Owns the flat uint64 table of data pointers and shapes the callbacks read."""
+
+    def __init__(self, keys: list[str], data: dict[str, np.ndarray]):
+        self.keys = keys
+        self.data = data
+        table = []
+        for key in keys:
+            arr = data[key]
+            table.append(arr.ctypes.data)
+            table.extend(arr.shape)
+        self.table = np.array(table or [0], dtype=np.uint64)
+
+
+def _compile_cached(model, var_names):
+    import numba
+    import nutpie
+    from nutpie import compile_pymc as ncp
+    from pymc.initial_point import make_initial_point_fn
+    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS, compile_numba_function_src
+
+    (
+        n_dim,
+        n_expanded,
+        logp_fn_pt,
+        expand_fn_pt,
+        initial_point_fn,
+        shape_info,
+        reparameterized_names,
+    ) = ncp._make_functions(
+        model,
+        mode="NUMBA",
+        compute_grad=True,
+        join_expanded=True,
+        pymc_initial_point_fn=ncp._wrap_with_lock(
+            make_initial_point_fn(
+                model=model,
+                default_strategy="support_point",
+                jitter_rvs=set(model.free_RVs),
+                return_transformed=True,
+            )
+        ),
+        var_names=var_names,
+    )
+    logp_inner = logp_fn_pt.vm.jit_fn
+    expand_inner = expand_fn_pt.vm.jit_fn
+    logp_key = CACHED_SRC_FUNCTIONS.get(logp_inner.py_func)
+    expand_key = CACHED_SRC_FUNCTIONS.get(expand_inner.py_func)
+    if logp_key is None or expand_key is None:
+        raise _NotCacheable
+
+    shared_data: dict[str, np.ndarray] = {}
+    shared_var_keys = {}
+    for var in [*logp_fn_pt.get_shared(), *expand_fn_pt.get_shared()]:
+        if var in shared_var_keys:
+            continue
+        key = uuid4().hex
+        arr = np.array(var.get_value(), order="C", copy=True)
+        arr.flags.writeable = False
+        shared_data[key] = arr
+        shared_var_keys[var] = key
+    logp_keys = [shared_var_keys[v] for v in logp_fn_pt.get_shared()]
+    expand_keys = [shared_var_keys[v] for v in expand_fn_pt.get_shared()]
+    # one table: the logp function's arrays first, then the expand function's
+    order = logp_keys + expand_keys
+    pointers = _Pointers(order, shared_data)
+
+    layout = []
+    offset = 0
+    for key in order:
+        arr = shared_data[key]
+        layout.append((offset, arr.ndim, arr.dtype.str))
+        offset += 1 + arr.ndim
+    logp_layout = layout[: len(logp_keys)]
+    expand_layout = layout[len(logp_keys) :]
+
+    common = (_SOURCE_VERSION, nutpie.__version__, numba.__version__, n_dim, n_expanded, len(pointers.table))
+    logp_src = _callback_source("logp", n_dim, n_expanded, logp_layout, len(pointers.table))
+    expand_src = _callback_source("expand", n_dim, n_expanded, expand_layout, len(pointers.table))
+    env = {"__name__": __name__, "np": np, "numba": numba, "_ptr": ncp.address_as_void_pointer}
+
+    def build(kind, src, inner, inner_key, sig):
+        key = hashlib.sha256(repr((kind, common, inner_key, src)).encode()).hexdigest()
+        py_func = compile_numba_function_src(
+            src, f"{kind}_callback", global_env=env | {"inner": inner}, cache_key=f"bayesmix_{key}"
+        )
+        CACHED_SRC_FUNCTIONS[py_func] = f"bayesmix_{key}"
+        return numba.cfunc(sig, cache=True)(py_func)
+
+    t = numba.types
+    logp_sig = t.int64(t.uint64, t.CPointer(t.double), t.CPointer(t.double), t.CPointer(t.double), t.voidptr)
+    expand_sig = t.int64(t.uint64, t.uint64, t.CPointer(t.double), t.CPointer(t.double), t.voidptr)
+    logp_c = build("logp", logp_src, logp_inner, logp_key, logp_sig)
+    expand_c = build("expand", expand_src, expand_inner, expand_key, expand_sig)
+
+    dims, coords = ncp._prepare_dims_and_coords(model, shape_info, reparameterized_names)
+    return _CachedCompiledModel(
+        _n_dim=n_dim,
+        dims=dims,
+        _coords=coords,
+        _shapes={name: tuple(shape) for name, _, shape in zip(*shape_info, strict=True)},
+        compiled_logp_func=logp_c,
+        compiled_expand_func=expand_c,
+        initial_point_func=initial_point_fn,
+        shared_data=shared_data,
+        shared_var_keys=shared_var_keys,
+        user_data=pointers.table,
+        n_expanded=n_expanded,
+        shape_info=shape_info,
+        logp_func=logp_fn_pt,
+        expand_func=expand_fn_pt,
+        reparameterized_names=reparameterized_names,
+    )
+
+
+def _callback_source(kind: str, n_dim: int, n_expanded: int, layout, table_len: int) -> str:
+    """Source of a nutpie callback reading its data arrays from the pointer table."""
+    lines = []
+    args = []
+    for i, (offset, ndim, dtype) in enumerate(layout):
+        shape = ", ".join(f"table[{offset + 1 + d}]" for d in range(ndim))
+        shape = f"({shape},)" if ndim else "()"
+        lines.append(f"        a{i} = numba.carray(_ptr(table[{offset}]), {shape}, np.dtype('{dtype}'))")
+        args.append(f"a{i}")
+    extract = "\n".join(lines)
+    call = ", ".join(["x", *args])
+    if kind == "logp":
+        return f"""
+def logp_callback(dim, x_, out_, logp_, user_data_):
+    if dim != {n_dim}:
+        return -1
+    try:
+        table = numba.carray(user_data_, ({table_len},), np.uint64)
+{extract}
+        x = numba.carray(x_, ({n_dim},))
+        out = numba.carray(out_, ({n_dim},))
+        logp = numba.carray(logp_, ())
+        logp_val, grad = inner({call})
+        logp[()] = logp_val
+        out[...] = grad
+        if not np.all(np.isfinite(out)):
+            return 3
+        if not np.isfinite(logp_val):
+            return 4
+    except Exception:
+        return 1
+    return 0
+"""
+    return f"""
+def expand_callback(dim, expanded, x_, out_, user_data_):
+    if dim != {n_dim}:
+        return -1
+    if expanded != {n_expanded}:
+        return -1
+    try:
+        table = numba.carray(user_data_, ({table_len},), np.uint64)
+{extract}
+        x = numba.carray(x_, ({n_dim},))
+        out = numba.carray(out_, ({n_expanded},))
+        (values,) = inner({call})
+        out[...] = values
+    except Exception:
+        return -2
+    return 0
+"""
+
+
+def _compiled_model_class():
+    from nutpie.compile_pymc import CompiledPyMCModel
+
+    @dataclasses.dataclass(frozen=True)
+    class CachedCompiledModel(CompiledPyMCModel):
+        """nutpie's compiled model whose callbacks read data through a pointer table."""
+
+        def with_data(self, **updates):
+            shared_data = dict(self.shared_data)
+            for name, new_val in updates.items():
+                keys = [k for var, k in self.shared_var_keys.items() if var.name == name]
+                if len(keys) != 1:
+                    raise KeyError(f"unknown or ambiguous shared variable: {name}")
+                old = shared_data[keys[0]]
+                new = np.array(new_val, dtype=old.dtype, order="C", copy=True)
+                if new.ndim != old.ndim:
+                    raise ValueError(f"shared variable {name} must have rank {old.ndim}")
+                new.flags.writeable = False
+                shared_data[keys[0]] = new
+            order = _table_order(self)
+            pointers = _Pointers(order, shared_data)
+            return dataclasses.replace(self, shared_data=shared_data, user_data=pointers.table)
+
+    return CachedCompiledModel
+
+
+def _table_order(compiled) -> list[str]:
+    keys = [compiled.shared_var_keys[v] for v in compiled.logp_func.get_shared()]
+    keys += [compiled.shared_var_keys[v] for v in compiled.expand_func.get_shared()]
+    return keys
+
+
+class _Lazy:
+    cls = None
+
+
+def _CachedCompiledModel(**kwargs):  # noqa: N802 - builds the dataclass defined lazily above
+    if _Lazy.cls is None:
+        _Lazy.cls = _compiled_model_class()
+    return _Lazy.cls(**kwargs)
