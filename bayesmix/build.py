@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pymc as pm
+import pytensor
 import pytensor.tensor as pt
 import xarray as xr
 
@@ -43,14 +44,29 @@ from .families import Family
 from .parameterization import choose_around, resolve_centered
 from .priors import Prior, PriorSet
 
-__all__ = ["build_model", "BuiltModel", "expand_posterior", "INTERNAL_PREFIX"]
+__all__ = ["build_model", "BuiltModel", "expand_posterior", "INTERNAL_PREFIX", "DATA_PREFIX", "data_slot"]
 
 INTERNAL_PREFIX = "_"
+#: prefix of the graph's data inputs (see :func:`data_slot`)
+DATA_PREFIX = "data__"
+
+
+def data_slot(name: str, value):
+    """A named shared variable holding numbers the graph reads (data, prior parameters).
+
+    Every number that comes from the data or the priors enters the graph this
+    way rather than as a constant, so the compiled log density depends only on
+    the model's structure: a model refitted to new data (a simulation study, a
+    new sample) reuses the compiled function, swapping the values in.
+    """
+    arr = np.asarray(value)
+    arr = arr.astype(np.int64) if arr.dtype.kind in "biu" else arr.astype(float)
+    return pytensor.shared(arr, name=f"{DATA_PREFIX}{name}")
 
 
 def _make_rv(name: str, prior: Prior, kw: dict):
     """A PyMC random variable for ``prior`` (parameters may be arrays)."""
-    p = prior.params
+    p = [data_slot(f"{name}.{i}", v) for i, v in enumerate(prior.params)]
     d = prior.dist
     if d == "normal":
         return pm.Normal(name, mu=p[0], sigma=p[1], **kw)
@@ -261,29 +277,41 @@ def build_model(
                     f"{INTERNAL_PREFIX}b", [priors[f"b_{terms[j]}"] for j in slope_idx], None, False, parts
                 )
                 eta = eta + _population_part(design, slope_idx, xbar, b_s)
-                full = pt.concatenate([pt.atleast_1d(icpt - pt.dot(xbar, b_s)), b_s])
+                full = pt.concatenate([pt.atleast_1d(icpt - pt.dot(data_slot("xbar", xbar), b_s)), b_s])
                 pm.Deterministic("b", full[np.argsort([i0, *slope_idx])], dims="term")
             else:
                 pm.Deterministic("b", pt.atleast_1d(icpt), dims="term")
         elif terms:
             b = _vector_rv("b", [priors[f"b_{t}"] for t in terms], "term", False, parts)
-            eta = pt.dot(X, b)
+            eta = pt.dot(data_slot("X", X), b)
         else:
             eta = pt.constant(0.0)
 
         if collapse:
-            from .collapsed import SuffStats, marginal_loglik
+            from .collapsed import NestedStats, SuffStats, marginal_loglik, nested_chain, nested_loglik
 
-            (f,) = design.factors
-            sd, _, cpc = _factor_hyper(f, priors, parts)
+            hypers = []
+            chain = design.factors if len(design.factors) == 1 else nested_chain(design)
+            for f in chain:
+                sd, _, cpc = _factor_hyper(f, priors, parts)
+                rho = cpc[0] if cpc is not None else (pt.constant(0.0) if len(f.coefs) == 2 else None)
+                hypers.append((sd, rho))
             sigma = _vector_rv("sigma", [priors["sigma"]], None, True, parts, scalar=True)
-            ss = SuffStats(design, data["y"], xbar, slope_idx)
-            rho = cpc[0] if cpc is not None else (pt.constant(0.0) if len(f.coefs) == 2 else None)
             b_all = b_s if design.has_intercept else b
-            pm.Potential(
-                "collapsed_loglik",
-                marginal_loglik(icpt if design.has_intercept else None, b_all, sd, rho, sigma, design, ss),
-            )
+            if len(chain) == 1:
+                ss = SuffStats(design, data["y"], xbar, slope_idx)
+                (sd, rho), icpt_in = hypers[0], (icpt if design.has_intercept else None)
+                loglik = marginal_loglik(icpt_in, b_all, sd, rho, sigma, design, ss.as_graph_inputs())
+            else:
+                ss = NestedStats(design, data["y"], xbar, slope_idx, chain)
+                if design.has_intercept:
+                    theta = (
+                        pt.concatenate([pt.atleast_1d(icpt), b_s]) if b_s is not None else pt.atleast_1d(icpt)
+                    )
+                else:
+                    theta = b
+                loglik = nested_loglik(theta, hypers, sigma, ss.as_graph_inputs())
+            pm.Potential("collapsed_loglik", loglik)
             return BuiltModel(
                 model=model,
                 parts=parts,
@@ -296,15 +324,21 @@ def build_model(
         for f in design.factors:
             means = None
             if around.get(f.name):
-                means = centring_means(f, around[f.name], icpt, b_s, design, slope_idx, pt)
+                w = {
+                    t.term: data_slot(f"{f.name}.W_{t.term}", np.nan_to_num(t.values))
+                    for t in design.level2
+                    if t.factor == f.name
+                }
+                means = centring_means(f, around[f.name], icpt, b_s, design, slope_idx, pt, w)
             eta = eta + _group_part(f, priors, centered[f.name], parts, means)
 
         if design.offset is not None:
-            eta = eta + design.offset
+            eta = eta + data_slot("offset", design.offset)
         sigma = None
         if family.has_sigma:
             sigma = _vector_rv("sigma", [priors["sigma"]], None, True, parts, scalar=True)
-        family.observe(eta, data, sigma=sigma)
+        numeric = {k: v for k, v in data.items() if isinstance(v, np.ndarray) and v.dtype.kind in "biuf"}
+        family.observe(eta, data | {k: data_slot(k, v) for k, v in numeric.items()}, sigma=sigma)
     return BuiltModel(
         model=model, parts=parts, centered=centered, xbar=xbar, slope_idx=tuple(slope_idx), around=around
     )
@@ -322,31 +356,36 @@ def _population_part(design: Design, slope_idx: list[int], xbar: np.ndarray, b_s
     l1 = [j for j in slope_idx if terms[j] not in l2]
     eta = 0.0
     if l1:
-        eta = pt.dot(X[:, l1] - xbar[[pos[j] for j in l1]], b_s[[pos[j] for j in l1]])
+        Xc = data_slot("X_centred", X[:, l1] - xbar[[pos[j] for j in l1]])
+        eta = pt.dot(Xc, b_s[[pos[j] for j in l1]])
     groups: dict[tuple[str, str], list[int]] = {}
     for j in slope_idx:
         if terms[j] in l2:
             groups.setdefault((l2[terms[j]].factor, l2[terms[j]].coef), []).append(j)
     for (fname, coef), cols in groups.items():
         f = design.factor(fname)
-        W = np.column_stack([np.nan_to_num(l2[terms[j]].values) for j in cols])
+        W = data_slot(
+            f"{fname}.W_{coef}", np.column_stack([np.nan_to_num(l2[terms[j]].values) for j in cols])
+        )
         g = b_s[[pos[j] for j in cols]]
-        per_group = pt.dot(W, g)[f.index]
+        per_group = pt.dot(W, g)[data_slot(f"{fname}.index_l2_{coef}", f.index)]
         zc = f.Z[:, f.coefs.index(coef)]
+        xb = data_slot(f"{fname}.xbar_l2_{coef}", xbar[[pos[j] for j in cols]])
         eta = (
             eta
-            + (per_group if np.all(zc == 1.0) else zc * per_group)
-            - pt.dot(xbar[[pos[j] for j in cols]], g)
+            + (per_group if np.all(zc == 1.0) else data_slot(f"{fname}.Z_l2_{coef}", zc) * per_group)
+            - pt.dot(xb, g)
         )
     return eta
 
 
-def centring_means(f: FactorDesign, around_f: dict, icpt, b_s, design: Design, slope_idx, xp):
+def centring_means(f: FactorDesign, around_f: dict, icpt, b_s, design: Design, slope_idx, xp, w=None):
     """Means the hierarchically centred group coefficients are drawn around, shape ``(..., J, k)``.
 
     Coefficient ``c``'s mean in group ``j``: its population coefficient plus its
     level-two prediction ``W_j @ gamma_c``; 0 for coefficients without a population term.
-    Shared by the graph (``xp`` = pytensor) and the draw expansion (``xp`` = numpy).
+    Shared by the graph (``xp`` = pytensor) and the draw expansion (``xp`` = numpy);
+    ``w`` maps a level-two term to its group values as a graph input (numpy's by default).
     """
     ones = np.ones(f.n_levels)
     cols = []
@@ -362,7 +401,7 @@ def centring_means(f: FactorDesign, around_f: dict, icpt, b_s, design: Design, s
         for t in design.level2:
             if t.factor == f.name and t.coef == coef:
                 g = b_s[..., list(slope_idx).index(design.terms.index(t.term))]
-                col = col + g[..., None] * np.nan_to_num(t.values)
+                col = col + g[..., None] * (np.nan_to_num(t.values) if w is None else w[t.term])
         cols.append(col)
     return xp.stack(cols, axis=-1)
 
@@ -374,7 +413,7 @@ def _factor_hyper(f: FactorDesign, priors: PriorSet, parts: dict):
     pairs = f.cor_pairs()
     L = cpc = None
     if pairs:
-        beta = _cpc_params(f, priors[f"cor_{name}"].params[0])
+        beta = data_slot(f"cpc_{name}.beta", _cpc_params(f, priors[f"cor_{name}"].params[0]))
         u = pm.Beta(f"{INTERNAL_PREFIX}cpc_{name}", alpha=beta, beta=beta, shape=len(pairs))
         cpc = 2.0 * u - 1.0
         L = cholesky_from_cpc(cpc, f, pt)
@@ -402,13 +441,13 @@ def _group_part(f: FactorDesign, priors: PriorSet, centered: bool, parts: dict, 
             m = pm.MvNormal(m_name, mu=means, chol=sd[:, None] * L, dims=dims)
         r = pm.Deterministic(f"r_{name}", m - means, dims=dims)
 
-    idx = f.index
+    idx = data_slot(f"{name}.index", f.index)
     contrib = 0.0
     for c in range(k):
         zc = f.Z[:, c]
         term = r[idx, c]
         if not np.all(zc == 1.0):
-            term = zc * term
+            term = data_slot(f"{name}.Z{c}", zc) * term
         contrib = contrib + term
     return contrib
 
@@ -432,6 +471,39 @@ def _means_draws(post, design: Design, built: BuiltModel, f: FactorDesign) -> np
     return centring_means(f, built.around[f.name], icpt, b_s, design, built.slope_idx, np)
 
 
+def _collapsed_draws(post, design: Design, built: BuiltModel, seed) -> dict[str, np.ndarray]:
+    """Exact conditional draws of the integrated-out group effects, by factor."""
+    from .collapsed import NestedStats, draw_group_effects, draw_nested_effects, nested_chain
+
+    if not isinstance(built.collapsed, NestedStats):
+        return {design.factors[0].name: draw_group_effects(post, design, built, built.collapsed, seed)}
+    chain = nested_chain(design)
+    icpt = np.asarray(post[f"{INTERNAL_PREFIX}Intercept_c"]) if design.has_intercept else None
+    if design.has_intercept:
+        cols = [icpt[..., None]]
+        if built.slope_idx:
+            cols.append(_assemble(post, f"{INTERNAL_PREFIX}b", built.parts))
+        theta = np.concatenate(cols, axis=-1)
+    else:
+        theta = _assemble(post, "b", built.parts)
+    shape = theta.shape[:-1]
+    flat = int(np.prod(shape))
+    hypers = []
+    for f in chain:
+        sd = _assemble(post, f"sd_{f.name}", built.parts).reshape(flat, -1)
+        rho = None
+        if len(f.coefs) == 2:
+            rho = (
+                2.0 * np.asarray(post[f"{INTERNAL_PREFIX}cpc_{f.name}"])[..., 0].reshape(flat) - 1.0
+                if f.cor_pairs()
+                else np.zeros(flat)
+            )
+        hypers.append((sd, rho))
+    sigma = np.asarray(post["sigma"]).reshape(flat)
+    draws = draw_nested_effects(theta.reshape(flat, -1), hypers, sigma, built.collapsed, seed)
+    return {f.name: r.reshape(shape + r.shape[1:]) for f, r in zip(chain, draws, strict=True)}
+
+
 def expand_posterior(
     post: xr.Dataset, design: Design, built: BuiltModel, seed: int | None = None
 ) -> xr.Dataset:
@@ -451,6 +523,7 @@ def expand_posterior(
     out = {}
     coords = {"chain": post["chain"].values, "draw": post["draw"].values, **design.coords()}
     p = built.parts
+    collapsed_r = _collapsed_draws(post, design, built, seed) if built.collapsed is not None else {}
     if design.has_intercept:
         icpt = np.asarray(post[f"{INTERNAL_PREFIX}Intercept_c"])
         cols = [None] * len(design.terms)
@@ -475,9 +548,7 @@ def expand_posterior(
             L = cholesky_from_cpc(2.0 * u - 1.0, f, np)
             out[f"cor_{name}"] = (sample + (f"{name}__cor",), correlations(L, pairs, np))
         if built.collapsed is not None:
-            from .collapsed import draw_group_effects
-
-            r = draw_group_effects(post, design, built, built.collapsed, seed)
+            r = collapsed_r[name]
         elif built.around.get(name):
             r = np.asarray(post[f"{INTERNAL_PREFIX}m_{name}"]) - _means_draws(post, design, built, f)
         elif built.centered[name]:

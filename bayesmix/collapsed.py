@@ -1,7 +1,7 @@
 """Collapsed Gaussian sampling: integrate the group effects out, draw them back afterwards.
 
 For a Gaussian model with one grouping factor of ``k <= 2`` varying
-coefficients, ``y_j = D_j theta + Z_j u_j + e_j`` with ``u_j ~ N(0, Sigma)`` and
+coefficients (nested factors: see the second half of this module), ``y_j = D_j theta + Z_j u_j + e_j`` with ``u_j ~ N(0, Sigma)`` and
 ``e_j ~ N(0, sigma^2 I)``, the marginal likelihood of ``theta, Sigma, sigma`` is,
 with ``b_j = Z_j' (y_j - D_j theta)`` and ``M_j = Sigma^{-1} + Z_j'Z_j / sigma^2``
 (Woodbury and the matrix determinant lemma)::
@@ -21,25 +21,41 @@ everything built on them work unchanged.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytensor.tensor as pt
 
 from .design import Design, FactorDesign
 
-__all__ = ["applies", "marginal_loglik", "draw_group_effects", "SuffStats"]
+__all__ = [
+    "applies",
+    "marginal_loglik",
+    "draw_group_effects",
+    "SuffStats",
+    "NestedStats",
+    "nested_loglik",
+    "draw_nested_effects",
+]
 
 
 def applies(design: Design, family) -> tuple[bool, str]:
     """Whether the collapsed likelihood covers this model, and why not when it does not."""
     if family.name != "gaussian":
         return False, f"the {family.name} likelihood has no closed-form marginal"
-    if len(design.factors) != 1:
-        return False, f"{len(design.factors)} grouping factors (collapsing covers one)"
-    f = design.factors[0]
-    if len(f.coefs) > 2:
-        return False, f"{len(f.coefs)} varying coefficients (collapsing covers up to 2)"
     if not design.terms:
         return False, "no population-level terms"
+    if not design.factors:
+        return False, "no grouping factors"
+    if len(design.factors) > 1 and nested_chain(design) is None:
+        names = ", ".join(f.name for f in design.factors)
+        return False, (
+            f"{len(design.factors)} grouping factors that are not nested ({names}): "
+            "collapsing covers one factor or a chain of nested factors; crossed factors use the full model"
+        )
+    for f in design.factors:
+        if len(f.coefs) > 2:
+            return False, f"{len(f.coefs)} varying coefficients for {f.name} (collapsing covers up to 2)"
     return True, ""
 
 
@@ -72,6 +88,16 @@ class SuffStats:
         self.Zty = np.zeros((J, k))
         np.add.at(self.Zty, f.index, Z * y[:, None])
 
+    def as_graph_inputs(self) -> SimpleNamespace:
+        """The statistics as named graph inputs (so the compiled function does not depend on them)."""
+        from .build import data_slot
+
+        out = SimpleNamespace()
+        for name in ("N", "yty", "Dty", "DtD", "ZtZ", "ZtD", "Zty"):
+            setattr(out, name, data_slot(f"collapsed.{name}", getattr(self, name)))
+        out.J, out.k = self.ZtZ.shape[:2]
+        return out
+
 
 def _theta(icpt, b_s, design: Design, xp):
     if design.has_intercept:
@@ -84,7 +110,7 @@ def _theta(icpt, b_s, design: Design, xp):
 
 def _precision(sd, rho, ss: SuffStats, sigma2, xp):
     """Entries of M_j = Sigma^{-1} + Z'Z / sigma^2 and log det Sigma (k = 1 or 2)."""
-    k = ss.ZtZ.shape[1]
+    k = ss.k if hasattr(ss, "k") else ss.ZtZ.shape[1]
     if k == 1:
         a = sd[..., 0] ** 2
         m11 = 1.0 / a[..., None] + ss.ZtZ[:, 0, 0] / sigma2[..., None]
@@ -107,7 +133,7 @@ def _b(theta, ss: SuffStats, xp):
 
 
 def marginal_loglik(icpt, b_s, sd, rho, sigma, design: Design, ss: SuffStats):
-    """The collapsed log likelihood as a PyTensor scalar."""
+    """The collapsed log likelihood as a PyTensor scalar (``ss`` from :meth:`SuffStats.as_graph_inputs`)."""
     theta = _theta(icpt, b_s, design, pt)
     sigma2 = sigma**2
     ete = ss.yty - 2.0 * pt.dot(theta, ss.Dty) + pt.dot(theta, pt.dot(ss.DtD, theta))
@@ -122,7 +148,7 @@ def marginal_loglik(icpt, b_s, sd, rho, sigma, design: Design, ss: SuffStats):
         det_m = m11 * m22 - m12**2
         logdet_m = pt.log(det_m)
         quad = (m22 * b[:, 0] ** 2 - 2.0 * m12 * b[:, 0] * b[:, 1] + m11 * b[:, 1] ** 2) / det_m
-    J = ss.ZtZ.shape[0]
+    J = ss.J
     return -0.5 * (
         ss.N * pt.log(2.0 * np.pi * sigma2)
         + J * logdet_sigma
@@ -173,3 +199,255 @@ def draw_group_effects(post, design: Design, built, ss: SuffStats, seed: int | N
     l21 = c12 / l11
     l22 = np.sqrt(np.maximum(c22 - l21**2, 0.0))
     return np.stack([mean0 + l11 * eps[..., 0], mean1 + l21 * eps[..., 0] + l22 * eps[..., 1]], axis=-1)
+
+
+# ------------------------------------------------------------------------------- nested factors
+#
+# For a chain of nested factors F_1 (coarsest) > ... > F_L (finest), each with k <= 2
+# coefficients, stack E = [y, D, Z_1, ..., Z_L] (m columns).  Per group c of the finest
+# factor, Q_c = E_c' V_c^{-1} E_c with V_c = sigma^2 I starts as E_c'E_c / sigma^2 and
+# log det V_c = n_c log sigma^2.  Integrating out factor l (its Z columns are the last k
+# columns of Q) is one Woodbury step per group,
+#
+#     M = Sigma_l^{-1} + Q[z, z],   Q <- Q[r, r] - Q[r, z] M^{-1} Q[z, r],
+#     log det V <- log det V + log det Sigma_l + log det M,
+#
+# after which the groups of factor l are summed into their parent groups of factor l - 1
+# (rows of different groups are independent once the coarser effects are fixed).  After
+# the coarsest factor, with v = (1, -theta), the log likelihood is
+# -(N log 2 pi + log det V + v' Q v) / 2.  theta enters only there; the cost per gradient
+# is O(sum_l J_l m^2), whatever the number of rows.
+
+
+def nested_chain(design: Design) -> list[FactorDesign] | None:
+    """The factors ordered coarsest first if each is nested in the previous one, else None."""
+    facs = sorted(design.factors, key=lambda f: f.n_levels)
+    for outer, inner in zip(facs, facs[1:], strict=False):
+        if parent_index(inner, outer) is None:
+            return None
+    return facs
+
+
+def parent_index(inner: FactorDesign, outer: FactorDesign) -> np.ndarray | None:
+    """For each group of ``inner``, the group of ``outer`` containing it (None if not nested)."""
+    if inner.n_levels <= outer.n_levels:
+        return None
+    parent = np.full(inner.n_levels, -1)
+    parent[inner.index] = outer.index
+    pairs = np.unique(np.stack([inner.index, outer.index]), axis=1)
+    if pairs.shape[1] != inner.n_levels:
+        return None
+    return parent
+
+
+class NestedStats:
+    """Per-finest-group cross-products of ``[y, D, Z_1..Z_L]`` and the nesting maps."""
+
+    def __init__(self, design: Design, y: np.ndarray, xbar, slope_idx, chain: list[FactorDesign]):
+        D = _population_columns(design, len(y), xbar, slope_idx)
+        if design.offset is not None:
+            y = y - design.offset
+        finest = chain[-1]
+        E = np.column_stack([y, D, *[f.Z for f in chain]])
+        self.p = D.shape[1]
+        self.ks = [len(f.coefs) for f in chain]
+        self.sizes = [f.n_levels for f in chain]
+        self.N = len(y)
+        self.EtE = np.zeros((finest.n_levels, E.shape[1], E.shape[1]))
+        np.add.at(self.EtE, finest.index, E[:, :, None] * E[:, None, :])
+        self.n = np.bincount(finest.index, minlength=finest.n_levels).astype(float)
+        # parents[l]: group of factor l - 1 containing each group of factor l (l >= 1)
+        self.parents = [None] + [parent_index(b, a) for a, b in zip(chain, chain[1:], strict=False)]
+
+    def as_graph_inputs(self) -> SimpleNamespace:
+        """The statistics as named graph inputs."""
+        from .build import data_slot
+
+        out = SimpleNamespace(p=self.p, ks=self.ks, sizes=self.sizes)
+        out.N = data_slot("collapsed.N", self.N)
+        out.EtE = data_slot("collapsed.EtE", self.EtE)
+        out.n = data_slot("collapsed.n", self.n)
+        out.parents = [None] + [data_slot(f"collapsed.parent{i}", p) for i, p in enumerate(self.parents) if i]
+        return out
+
+
+def _population_columns(design: Design, n: int, xbar, slope_idx) -> np.ndarray:
+    X = design.X
+    if design.has_intercept:
+        if slope_idx:
+            return np.column_stack([np.ones(n), X[:, list(slope_idx)] - xbar])
+        return np.ones((n, 1))
+    return X
+
+
+def _woodbury(Q, sinv, logdet_sigma, k: int, xp):
+    """One integration step on stacked matrices Q (..., J, m, m): returns Q', log det increment and
+    the pieces the conditional draws need (M^{-1} entries and Q[:, r, z])."""
+    zs = -k
+    A = Q[..., :zs, :zs]
+    B = Q[..., :zs, zs:]  # (..., J, m', k)
+    C = Q[..., zs:, zs:]
+    if k == 1:
+        m11 = sinv[0][..., None] + C[..., 0, 0]
+        minv = (1.0 / m11,)
+        logdet_m = xp.log(m11)
+        corr = B[..., :, 0, None] * B[..., None, :, 0] / m11[..., None, None]
+    else:
+        m11 = sinv[0][..., None] + C[..., 0, 0]
+        m12 = sinv[1][..., None] + C[..., 0, 1]
+        m22 = sinv[2][..., None] + C[..., 1, 1]
+        det = m11 * m22 - m12**2
+        c11, c12, c22 = m22 / det, -m12 / det, m11 / det
+        minv = (c11, c12, c22)
+        logdet_m = xp.log(det)
+        b0, b1 = B[..., :, 0], B[..., :, 1]
+        corr = (
+            c11[..., None, None] * b0[..., :, None] * b0[..., None, :]
+            + c12[..., None, None]
+            * (b0[..., :, None] * b1[..., None, :] + b1[..., :, None] * b0[..., None, :])
+            + c22[..., None, None] * b1[..., :, None] * b1[..., None, :]
+        )
+    return A - corr, logdet_sigma[..., None] + logdet_m, minv, B
+
+
+def _segment_sum(values, parent, n_parent: int, xp, axis: int = 0):
+    """Sum the groups along ``axis`` of ``values`` into their parent groups."""
+    if xp is np:
+        moved = np.moveaxis(values, axis, 0)
+        out = np.zeros((n_parent,) + moved.shape[1:])
+        np.add.at(out, parent, moved)
+        return np.moveaxis(out, 0, axis)
+    shape = (n_parent, *[values.shape[i] for i in range(1, values.ndim)])
+    return pt.inc_subtensor(pt.zeros(shape)[parent], values)
+
+
+def nested_loglik(theta, hypers, sigma, ss):
+    """The collapsed log likelihood of nested factors as a PyTensor scalar.
+
+    ``hypers`` is a list, coarsest factor first, of ``(sd, rho)`` (rho None unless k = 2
+    with a correlation; 0 for independent pairs); ``ss`` from
+    :meth:`NestedStats.as_graph_inputs`.
+    """
+    sigma2 = sigma**2
+    Q = ss.EtE / sigma2
+    logdet = ss.n * pt.log(sigma2)
+    for level in range(len(ss.ks) - 1, -1, -1):
+        sd, rho = hypers[level]
+        k = ss.ks[level]
+        sinv, logdet_sigma = _sigma_inverse_graph(sd, rho, k)
+        Q, dlog, _, _ = _woodbury(Q, sinv, logdet_sigma, k, pt)
+        logdet = logdet + dlog
+        if level:
+            Q = _segment_sum(Q, ss.parents[level], ss.sizes[level - 1], pt)
+            logdet = _segment_sum(logdet, ss.parents[level], ss.sizes[level - 1], pt)
+    Qt = pt.sum(Q, axis=0)
+    v = pt.concatenate([pt.ones((1,)), -theta])
+    quad = pt.dot(v, pt.dot(Qt, v))
+    return -0.5 * (ss.N * np.log(2.0 * np.pi) + pt.sum(logdet) + quad)
+
+
+def _sigma_inverse_graph(sd, rho, k: int):
+    if k == 1:
+        a = sd[0] ** 2
+        return (1.0 / a,), pt.log(a)
+    s1, s2 = sd[0], sd[1]
+    one_m = 1.0 - rho**2
+    return (1.0 / (s1**2 * one_m), -rho / (s1 * s2 * one_m), 1.0 / (s2**2 * one_m)), pt.log(
+        (s1 * s2) ** 2 * one_m
+    )
+
+
+def _sigma_inverse_np(sd, rho, k: int):
+    if k == 1:
+        a = sd[..., 0] ** 2
+        return (1.0 / a,), np.log(a)
+    s1, s2 = sd[..., 0], sd[..., 1]
+    one_m = 1.0 - rho**2
+    return (1.0 / (s1**2 * one_m), -rho / (s1 * s2 * one_m), 1.0 / (s2**2 * one_m)), np.log(
+        (s1 * s2) ** 2 * one_m
+    )
+
+
+def nested_loglik_np(theta, hypers, sigma, ss: NestedStats):
+    """The same log likelihood in numpy for one parameter point (used by the tests)."""
+    sigma2 = sigma**2
+    Q = ss.EtE / sigma2
+    logdet = ss.n * np.log(sigma2)
+    for level in range(len(ss.ks) - 1, -1, -1):
+        sd, rho = hypers[level]
+        sinv, logdet_sigma = _sigma_inverse_np(np.asarray(sd, float), rho, ss.ks[level])
+        Q, dlog, _, _ = _woodbury(Q, sinv, np.asarray(logdet_sigma), ss.ks[level], np)
+        logdet = logdet + dlog
+        if level:
+            Q = _segment_sum(Q, ss.parents[level], ss.sizes[level - 1], np)
+            logdet = _segment_sum(logdet, ss.parents[level], ss.sizes[level - 1], np)
+    v = np.concatenate([[1.0], -np.asarray(theta, float)])
+    return -0.5 * (ss.N * np.log(2.0 * np.pi) + logdet.sum() + v @ Q.sum(axis=0) @ v)
+
+
+def draw_nested_effects(theta, hypers, sigma, ss: NestedStats, seed: int | None, chunk: int = 500):
+    """Exact conditional draws of the nested factors' group effects, coarsest factor first.
+
+    ``theta`` (S, p), ``hypers`` a list of ``(sd (S, k), rho (S,) or None)``, ``sigma`` (S,).
+    Going from the coarsest factor down, ``u_l`` is drawn from its posterior given
+    the coarser effects already drawn, with the finer ones integrated out:
+    ``N(M^{-1} Z' V^{-1} r, M^{-1})`` with ``r = y - D theta - sum_{i<l} Z_i u_i``.
+    Returns a list of arrays (S, J_l, k_l).
+    """
+    rng = np.random.default_rng(None if seed is None else [seed, 7919])
+    S = theta.shape[0]
+    L = len(ss.ks)
+    # ancestors[l][i]: group of factor i containing each group of factor l (i < l)
+    ancestors: list[dict[int, np.ndarray]] = [{}]
+    for level in range(1, L):
+        up = {level - 1: ss.parents[level]}
+        for i, a in ancestors[level - 1].items():
+            up[i] = a[ss.parents[level]]
+        ancestors.append(up)
+    out = [np.empty((S, ss.sizes[level], ss.ks[level])) for level in range(L)]
+    for lo in range(0, S, chunk):
+        sl = slice(lo, min(S, lo + chunk))
+        sigma2 = sigma[sl] ** 2
+        Q = ss.EtE[None] / sigma2[:, None, None, None]
+        before: list = [None] * L
+        sinvs: list = [None] * L
+        for level in range(L - 1, -1, -1):
+            sd, rho = hypers[level]
+            sinv, logdet_sigma = _sigma_inverse_np(sd[sl], None if rho is None else rho[sl], ss.ks[level])
+            before[level], sinvs[level] = Q, sinv
+            Q, _, _, _ = _woodbury(Q, sinv, logdet_sigma, ss.ks[level], np)
+            if level:
+                Q = _segment_sum(Q, ss.parents[level], ss.sizes[level - 1], np, axis=1)
+        for level in range(L):
+            k = ss.ks[level]
+            Qb = before[level]
+            sinv = [s[:, None] for s in sinvs[level]]
+            B = Qb[..., :-k, -k:]  # (s, J, m', k)
+            J = Qb.shape[1]
+            pieces = [
+                np.ones((len(sigma2), J, 1)),
+                np.broadcast_to(-theta[sl][:, None, :], (len(sigma2), J, theta.shape[1])),
+            ]
+            for i in range(level):
+                pieces.append(-out[i][sl][:, ancestors[level][i], :])
+            v = np.concatenate(pieces, axis=-1)
+            rhs = np.einsum("sjmk,sjm->sjk", B, v)
+            eps = rng.standard_normal((len(sigma2), J, k))
+            if k == 1:
+                m11 = sinv[0] + Qb[..., -1, -1]
+                out[level][sl] = (rhs[..., 0] / m11 + eps[..., 0] / np.sqrt(m11))[..., None]
+                continue
+            m11 = sinv[0] + Qb[..., -2, -2]
+            m12 = sinv[1] + Qb[..., -2, -1]
+            m22 = sinv[2] + Qb[..., -1, -1]
+            det = m11 * m22 - m12**2
+            c11, c12, c22 = m22 / det, -m12 / det, m11 / det
+            l11 = np.sqrt(c11)
+            l21 = c12 / l11
+            l22 = np.sqrt(np.maximum(c22 - l21**2, 0.0))
+            mean0 = c11 * rhs[..., 0] + c12 * rhs[..., 1]
+            mean1 = c12 * rhs[..., 0] + c22 * rhs[..., 1]
+            out[level][sl] = np.stack(
+                [mean0 + l11 * eps[..., 0], mean1 + l21 * eps[..., 0] + l22 * eps[..., 1]], axis=-1
+            )
+    return out

@@ -27,14 +27,26 @@ from uuid import uuid4
 
 import numpy as np
 
-__all__ = ["compile_nutpie"]
+__all__ = ["compile_nutpie", "structure_key"]
+
+#: compiled models by structure key, most recent last (a small in-process LRU)
+_BY_STRUCTURE: dict[str, object] = {}
+_MAX_KEPT = 8
+#: how many compiles were avoided by reuse in this process
+REUSED = {"count": 0}
 
 #: bump when the generated source changes, so stale cache entries are not loaded
 _SOURCE_VERSION = "2"
 
 
 def compile_nutpie(model, var_names=None):
-    """Compile ``model`` for ``nutpie.sample``, with cacheable callbacks.
+    """Compile ``model`` for ``nutpie.sample``, reusing an earlier compile of the same structure.
+
+    A model whose log density has the same graph as one compiled earlier in
+    this process (same operations, same shapes, numbers differing only in its
+    data inputs, see :func:`bayesmix.build.data_slot`) gets that compiled
+    function with its own data swapped in (``with_data``); otherwise it is
+    compiled, with callbacks numba caches on disk.
 
     Parameters
     ----------
@@ -46,6 +58,103 @@ def compile_nutpie(model, var_names=None):
     -------
     nutpie.compile_pymc.CompiledPyMCModel
     """
+    key = structure_key(model, var_names)
+    done = _BY_STRUCTURE.pop(key, None)
+    if done is not None:
+        try:
+            compiled = _rebind(done, model)
+        except (KeyError, ValueError):
+            compiled = None
+        if compiled is not None:
+            _BY_STRUCTURE[key] = done
+            REUSED["count"] += 1
+            return compiled
+    compiled = _compile(model, var_names)
+    _BY_STRUCTURE[key] = compiled
+    while len(_BY_STRUCTURE) > _MAX_KEPT:
+        _BY_STRUCTURE.pop(next(iter(_BY_STRUCTURE)))
+    return compiled
+
+
+def structure_key(model, var_names=None) -> str:
+    """A hash of the model's log-density graph with its shared inputs reduced to name and type.
+
+    Two models with the same key have the same compiled function up to the
+    values of their shared variables: operations, constants, shapes of the free
+    variables and the variables stored are all part of the key.
+    """
+    from pytensor.compile.sharedvalue import SharedVariable
+    from pytensor.graph.basic import Constant
+    from pytensor.graph.traversal import io_toposort
+
+    value_vars = [model.rvs_to_values[rv] for rv in model.free_RVs]
+    logp = model.logp()
+    nodes = io_toposort([], [logp])
+    ids: dict = {}
+    h = hashlib.sha256()
+
+    def ref(var) -> str:
+        if var in ids:
+            return ids[var]
+        if isinstance(var, SharedVariable):
+            r = f"shared:{var.name}:{var.type}"
+        elif isinstance(var, Constant):
+            data = np.asarray(var.data)
+            r = f"const:{var.type}:{hashlib.sha256(data.tobytes()).hexdigest()}:{data.shape}"
+        else:
+            r = f"input:{var.name}:{var.type}"
+        ids[var] = r
+        return r
+
+    for i, node in enumerate(nodes):
+        op = node.op
+        props = getattr(op, "__props__", None)
+        desc = (
+            repr((type(op).__qualname__, tuple((p, str(getattr(op, p))) for p in props)))
+            if props
+            else repr(op)
+        )
+        h.update(f"{i}|{desc}|{[ref(v) for v in node.inputs]}\n".encode())
+        for j, out in enumerate(node.outputs):
+            ids[out] = f"node{i}.{j}"
+    shapes = model.initial_point()
+    h.update(repr(sorted((k, np.shape(v)) for k, v in shapes.items())).encode())
+    h.update(repr([(v.name, str(v.type)) for v in value_vars]).encode())
+    h.update(repr(sorted(var_names) if var_names is not None else None).encode())
+    return h.hexdigest()
+
+
+def _rebind(compiled, model):
+    """``compiled`` (of a model with the same structure) with ``model``'s data and starting points."""
+    from nutpie import compile_pymc as ncp
+    from pymc.initial_point import make_initial_point_fn
+    from pytensor.compile.sharedvalue import SharedVariable
+    from pytensor.graph.traversal import ancestors
+
+    shared = {v.name: v for v in ancestors([model.logp()]) if isinstance(v, SharedVariable)}
+    needed = {v.name for v in compiled.shared_var_keys}
+    if not needed <= shared.keys():
+        raise KeyError(sorted(needed - shared.keys()))
+    updated = compiled.with_data(**{name: shared[name].get_value() for name in needed})
+    names, _, shapes = compiled.shape_info
+    free_names = [model.rvs_to_values[rv].name for rv in model.free_RVs]
+    point_fn = ncp._rv_dict_to_flat_array_wrapper(
+        ncp._wrap_with_lock(
+            make_initial_point_fn(
+                model=model,
+                default_strategy="support_point",
+                jitter_rvs=set(model.free_RVs),
+                return_transformed=True,
+            )
+        ),
+        names=free_names,
+        shapes=[tuple(shapes[names.index(n)]) for n in free_names],
+    )
+    dims, coords = ncp._prepare_dims_and_coords(model, compiled.shape_info, compiled.reparameterized_names)
+    return dataclasses.replace(updated, initial_point_func=point_fn, dims=dims, _coords=coords)
+
+
+def _compile(model, var_names):
     import nutpie
 
     try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import warnings
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,9 +22,6 @@ __all__ = ["SamplerSettings", "sample", "convergence_report"]
 
 SAMPLERS = ("nutpie", "pymc")
 
-#: nutpie's compiled models, reused while their PyMC model lives (fitting a Model again, with
-#: other draws, chains or seed, skips even the ~2 s of PyTensor rewriting a cached compile costs)
-_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 ADAPTATIONS = ("diag", "draw_diag", "low_rank")
 
 
@@ -101,10 +97,7 @@ def sample(built: BuiltModel, design: Design, settings: SamplerSettings):
 
             from .compiled import compile_nutpie
 
-            compiled = _COMPILED.get(model)
-            if compiled is None:
-                compiled = compile_nutpie(model, var_names=keep)
-                _COMPILED[model] = compiled
+            compiled = compile_nutpie(model, var_names=keep)
             t_compiled = time.perf_counter()
             idata = nutpie.sample(
                 compiled,

@@ -1,0 +1,95 @@
+"""Compiled functions are reused: across processes (disk cache) and across data of one structure.
+
+These tests check *that* the compiled code is reused and that reusing it gives
+exactly the draws a fresh compile gives (same seed); how much time it saves is
+measured by ``benchmarks/bench.py``, not here.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayesmix as bm
+from bayesmix import compiled as cmod
+
+KW = dict(draws=60, tune=60, chains=2, seed=5, progressbar=False, check=False)
+
+
+def _data(seed: int, n_groups: int = 12) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    g = np.repeat(np.arange(n_groups), 6)
+    x = rng.normal(size=g.size)
+    y = 2.0 + 0.7 * x + rng.normal(0, 0.8, n_groups)[g] + rng.normal(0, 0.5, g.size)
+    return pd.DataFrame({"y": y, "x": x, "g": [f"g{i}" for i in g]})
+
+
+def test_structure_key_ignores_data_values_but_not_structure():
+    a = bm.Model("y ~ x + (1 | g)", _data(1))
+    b = bm.Model("y ~ x + (1 | g)", _data(2))  # other numbers, data-scaled priors differ too
+    more_groups = bm.Model("y ~ x + (1 | g)", _data(1, n_groups=13))
+    other_prior = bm.Model("y ~ x + (1 | g)", _data(1), priors={"sd": "half_normal(1)"})
+    key = cmod.structure_key(a.built_collapsed.model)
+    assert str(a.priors["Intercept"]) != str(b.priors["Intercept"])
+    assert cmod.structure_key(b.built_collapsed.model) == key
+    assert cmod.structure_key(more_groups.built_collapsed.model) != key
+    assert cmod.structure_key(other_prior.built_collapsed.model) != key
+    assert cmod.structure_key(a.built.model) != key  # collapsed and full graphs differ
+
+
+@pytest.mark.parametrize("collapse", [True, False])
+def test_refit_on_new_data_reuses_the_compiled_function_and_gives_the_fresh_draws(collapse):
+    first = bm.Model("y ~ x + (1 | g)", _data(1)).fit(collapse=collapse, **KW)
+    new = bm.Model("y ~ x + (1 | g)", _data(2))
+    built = new.built_collapsed if collapse else new.built
+    assert cmod.structure_key(built.model, built.free_names) in cmod._BY_STRUCTURE
+    hits_before = _reuse_count()
+    refit = new.fit(collapse=collapse, **KW)
+    assert _reuse_count() == hits_before + 1
+    cmod._BY_STRUCTURE.clear()  # force a fresh compile of the same model
+    fresh = bm.Model("y ~ x + (1 | g)", _data(2)).fit(collapse=collapse, **KW)
+    for var in ("b", "sigma", "r_g"):
+        np.testing.assert_array_equal(refit.posterior[var].values, fresh.posterior[var].values)
+    # and the new data did change the answer
+    assert not np.allclose(first.posterior["b"].values, refit.posterior["b"].values)
+
+
+def _reuse_count() -> int:
+    return cmod.REUSED["count"]
+
+
+def test_callbacks_give_nutpie_s_own_draws():
+    import nutpie
+
+    m = bm.Model("y ~ x + (1 | g)", _data(3)).built.model
+    ours = cmod._compile(m, None)
+    assert type(ours).__name__ == "CachedCompiledModel"
+    theirs = nutpie.compile_pymc_model(m)
+    kw = dict(draws=30, tune=30, chains=1, seed=9, progress_bar=False)
+    a, b = nutpie.sample(ours, **kw), nutpie.sample(theirs, **kw)
+    for var in a["posterior"].data_vars:
+        np.testing.assert_array_equal(a["posterior"][var].values, b["posterior"][var].values)
+
+
+def test_a_second_process_loads_the_callbacks_from_disk():
+    script = textwrap.dedent(
+        """
+        import bayesmix as bm
+        from bayesmix.compiled import _compile
+        m = bm.Model("Reaction ~ Days + (Days | Subject)", bm.datasets.load("sleepstudy"))
+        c = _compile(m.built_collapsed.model, None)
+        print(type(c).__name__, c.compiled_logp_func.cache_hits, c.compiled_expand_func.cache_hits)
+        """
+    )
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, check=True
+        ).stdout.split()
+        for _ in range(2)
+    ]
+    assert runs[1] == ["CachedCompiledModel", "1", "1"], runs
