@@ -148,13 +148,31 @@ def sample(built: BuiltModel, design: Design, settings: SamplerSettings):
 
 
 def _bad_terms(model: pm.Model) -> str:
-    """Name the model terms whose log density is not finite at the starting point."""
+    """Name the model terms whose log density is not finite at the starting point, and the
+    parameters that start at extreme values (a prior scale of 1e-300, say)."""
     try:
         logps = model.point_logps()
+        start = model.initial_point()
     except Exception:  # noqa: BLE001 - a diagnostic only; the sampling error is what is raised
         return ""
-    bad = [name for name, v in logps.items() if not np.isfinite(v)]
-    return f" Non-finite at the starting point: {', '.join(bad)}." if bad else ""
+    labels = {
+        "collapsed_loglik": "the likelihood (group effects integrated out)",
+        "obs": "the likelihood (obs)",
+    }
+    bad = [labels.get(name, name) for name, v in logps.items() if not np.isfinite(v)]
+    extreme = []
+    for name, v in start.items():
+        v = np.asarray(v, dtype=float)
+        if name.endswith("_log__") and np.any(np.abs(v) > 50):
+            extreme.append(
+                f"{name[: -len('_log__')]} starts at {float(np.exp(v.flat[np.argmax(np.abs(v))])):.3g}"
+            )
+        elif not name.endswith("__") and np.any(np.abs(v) > 1e50):
+            extreme.append(f"{name} starts at {float(v.flat[np.argmax(np.abs(v))]):.3g}")
+    out = f" Non-finite at the starting point: {', '.join(bad)}." if bad else ""
+    if extreme:
+        out += f" Extreme starting values (from the priors): {'; '.join(extreme)}."
+    return out
 
 
 def convergence_report(idata, rhat_max: float = 1.01, ess_min: float = 400.0) -> dict:

@@ -44,8 +44,9 @@ def test_structure_key_ignores_data_values_but_not_structure():
 
 @pytest.mark.parametrize("collapse", [True, False])
 def test_refit_on_new_data_reuses_the_compiled_function_and_gives_the_fresh_draws(collapse):
-    first = bm.Model("y ~ x + (1 | g)", _data(1)).fit(collapse=collapse, **KW)
-    new = bm.Model("y ~ x + (1 | g)", _data(2))
+    model = bm.Model("y ~ x + (1 | g)", _data(1))
+    first = model.fit(collapse=collapse, **KW)
+    new = model.with_data(_data(2))
     built = new.built_collapsed if collapse else new.built
     assert cmod.structure_key(built.model, built.free_names) in cmod._BY_STRUCTURE
     hits_before = _reuse_count()

@@ -65,16 +65,21 @@ def test_level2_values_are_per_group(radon):
 
 def test_graph_computes_level2_on_group_rows(radon):
     """The level-two column's contribution is W @ gamma on the 85 county rows, gathered to 919."""
+    from pytensor.compile.sharedvalue import SharedVariable
     from pytensor.graph.basic import Constant
     from pytensor.graph.traversal import ancestors
 
     m = bm.Model("log_radon ~ floor + log_uranium + (1 | county)", radon, centered=False)
+    # data enter the graph as shared inputs (bayesmix.build.data_slot); look at every array in it
     consts = [
-        c.data for c in ancestors([m.pymc_model.logp()]) if isinstance(c, Constant) and c.data.ndim >= 1
+        c.data if isinstance(c, Constant) else c.get_value()
+        for c in ancestors([m.pymc_model.logp()])
+        if isinstance(c, Constant | SharedVariable)
     ]
+    consts = [np.asarray(c) for c in consts if np.ndim(c) >= 1]
     uranium_by_county = m.design.level2[0].values
     # log_uranium enters as its 85 county values, never as a 919-row column
-    assert any(c.shape == (85,) and np.allclose(c, uranium_by_county) for c in consts)
+    assert any(c.size == 85 and np.allclose(c.reshape(-1), uranium_by_county) for c in consts)
     n_row = radon["log_uranium"].to_numpy()
     assert not any(c.shape[0] == 919 and c.ndim == 1 and np.allclose(c, n_row) for c in consts)
     assert not any(c.ndim == 2 and c.shape[0] == 919 and c.shape[1] > 1 for c in consts)
