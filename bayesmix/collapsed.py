@@ -334,7 +334,7 @@ def nested_loglik(theta, hypers, sigma, ss):
     for level in range(len(ss.ks) - 1, -1, -1):
         sd, rho = hypers[level]
         k = ss.ks[level]
-        sinv, logdet_sigma = _sigma_inverse_graph(sd, rho, k)
+        sinv, logdet_sigma = _sigma_inverse(sd, rho, k, pt)
         Q, dlog, _, _ = _woodbury(Q, sinv, logdet_sigma, k, pt)
         logdet = logdet + dlog
         if level:
@@ -346,24 +346,14 @@ def nested_loglik(theta, hypers, sigma, ss):
     return -0.5 * (ss.N * np.log(2.0 * np.pi) + pt.sum(logdet) + quad)
 
 
-def _sigma_inverse_graph(sd, rho, k: int):
-    if k == 1:
-        a = sd[0] ** 2
-        return (1.0 / a,), pt.log(a)
-    s1, s2 = sd[0], sd[1]
-    one_m = 1.0 - rho**2
-    return (1.0 / (s1**2 * one_m), -rho / (s1 * s2 * one_m), 1.0 / (s2**2 * one_m)), pt.log(
-        (s1 * s2) ** 2 * one_m
-    )
-
-
-def _sigma_inverse_np(sd, rho, k: int):
+def _sigma_inverse(sd, rho, k: int, xp):
+    """Entries of Sigma^{-1} ((s11,) or (s11, s12, s22)) and log det Sigma (graph or numpy)."""
     if k == 1:
         a = sd[..., 0] ** 2
-        return (1.0 / a,), np.log(a)
+        return (1.0 / a,), xp.log(a)
     s1, s2 = sd[..., 0], sd[..., 1]
     one_m = 1.0 - rho**2
-    return (1.0 / (s1**2 * one_m), -rho / (s1 * s2 * one_m), 1.0 / (s2**2 * one_m)), np.log(
+    return (1.0 / (s1**2 * one_m), -rho / (s1 * s2 * one_m), 1.0 / (s2**2 * one_m)), xp.log(
         (s1 * s2) ** 2 * one_m
     )
 
@@ -375,7 +365,7 @@ def nested_loglik_np(theta, hypers, sigma, ss: NestedStats):
     logdet = ss.n * np.log(sigma2)
     for level in range(len(ss.ks) - 1, -1, -1):
         sd, rho = hypers[level]
-        sinv, logdet_sigma = _sigma_inverse_np(np.asarray(sd, float), rho, ss.ks[level])
+        sinv, logdet_sigma = _sigma_inverse(np.asarray(sd, float), rho, ss.ks[level], np)
         Q, dlog, _, _ = _woodbury(Q, sinv, np.asarray(logdet_sigma), ss.ks[level], np)
         logdet = logdet + dlog
         if level:
@@ -413,7 +403,7 @@ def draw_nested_effects(theta, hypers, sigma, ss: NestedStats, seed: int | None,
         sinvs: list = [None] * L
         for level in range(L - 1, -1, -1):
             sd, rho = hypers[level]
-            sinv, logdet_sigma = _sigma_inverse_np(sd[sl], None if rho is None else rho[sl], ss.ks[level])
+            sinv, logdet_sigma = _sigma_inverse(sd[sl], None if rho is None else rho[sl], ss.ks[level], np)
             before[level], sinvs[level] = Q, sinv
             Q, _, _, _ = _woodbury(Q, sinv, logdet_sigma, ss.ks[level], np)
             if level:

@@ -124,10 +124,24 @@ def structure_key(model, var_names=None) -> str:
     return h.hexdigest()
 
 
+def _initial_points(model):
+    """nutpie's default starting points: jittered support points, as ``compile_pymc_model`` makes them."""
+    from nutpie import compile_pymc as ncp
+    from pymc.initial_point import make_initial_point_fn
+
+    return ncp._wrap_with_lock(
+        make_initial_point_fn(
+            model=model,
+            default_strategy="support_point",
+            jitter_rvs=set(model.free_RVs),
+            return_transformed=True,
+        )
+    )
+
+
 def _rebind(compiled, model):
     """``compiled`` (of a model with the same structure) with ``model``'s data and starting points."""
     from nutpie import compile_pymc as ncp
-    from pymc.initial_point import make_initial_point_fn
     from pytensor.compile.sharedvalue import SharedVariable
     from pytensor.graph.traversal import ancestors
 
@@ -139,14 +153,7 @@ def _rebind(compiled, model):
     names, _, shapes = compiled.shape_info
     free_names = [model.rvs_to_values[rv].name for rv in model.free_RVs]
     point_fn = ncp._rv_dict_to_flat_array_wrapper(
-        ncp._wrap_with_lock(
-            make_initial_point_fn(
-                model=model,
-                default_strategy="support_point",
-                jitter_rvs=set(model.free_RVs),
-                return_transformed=True,
-            )
-        ),
+        _initial_points(model),
         names=free_names,
         shapes=[tuple(shapes[names.index(n)]) for n in free_names],
     )
@@ -192,7 +199,6 @@ def _compile_cached(model, var_names):
     import numba
     import nutpie
     from nutpie import compile_pymc as ncp
-    from pymc.initial_point import make_initial_point_fn
     from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS, compile_numba_function_src
 
     (
@@ -208,14 +214,7 @@ def _compile_cached(model, var_names):
         mode="NUMBA",
         compute_grad=True,
         join_expanded=True,
-        pymc_initial_point_fn=ncp._wrap_with_lock(
-            make_initial_point_fn(
-                model=model,
-                default_strategy="support_point",
-                jitter_rvs=set(model.free_RVs),
-                return_transformed=True,
-            )
-        ),
+        pymc_initial_point_fn=_initial_points(model),
         var_names=var_names,
     )
     logp_inner = logp_fn_pt.vm.jit_fn
