@@ -115,12 +115,12 @@ def test_pymc_sampler_gives_the_same_posterior():
 
 
 def test_refitting_a_model_reuses_its_compiled_function():
+    # Counted, not timed: with a warm disk cache the first compile is fast too.
+    from bayesmix import compiled
+
     m = bm.Model("Yield ~ 1 + (1 | Batch)", bm.datasets.load("dyestuff"))
     kw = dict(draws=50, tune=50, chains=2, progressbar=False, check=False)
-    first = m.fit(seed=1, **kw)
-    second = m.fit(seed=2, **kw)
-    assert second.idata["sample_stats"].attrs["compile_seconds"] < 0.5
-    assert (
-        first.idata["sample_stats"].attrs["compile_seconds"]
-        > second.idata["sample_stats"].attrs["compile_seconds"]
-    )
+    m.fit(seed=1, **kw)
+    before = compiled.REUSED["count"]
+    m.fit(seed=2, **kw)
+    assert compiled.REUSED["count"] == before + 1
