@@ -11,8 +11,9 @@ with ``b_j = Z_j' (y_j - D_j theta)`` and ``M_j = Sigma^{-1} + Z_j'Z_j / sigma^2
 
 All of it comes from per-group sufficient statistics (``Z_j'Z_j``, ``Z_j'D_j``,
 ``Z_j'y_j``) and global ones (``D'D``, ``D'y``, ``y'y``), so a gradient costs
-O(J k^2 p), not O(N).  The 2 x 2 determinants and inverses are written out,
-which keeps the graph elementwise and quick to compile.  NUTS samples only the
+O(J k^2 p), not O(N).  In the model graph it is one Op with its own gradient
+(:mod:`bayesmix.collapsed_op`), which keeps the compile short; the closed-form
+2 x 2 algebra below serves the exact draws of the group effects.  NUTS samples only the
 population effects, SDs, correlation and sigma; for every posterior draw the
 group effects are then drawn exactly from their conditional posterior
 ``u_j ~ N(M_j^{-1} b_j / sigma^2, M_j^{-1})``, so ``ranef()``, ``coef()`` and
@@ -132,30 +133,24 @@ def _b(theta, ss: SuffStats, xp):
     return ss.Zty - xp.sum(ss.ZtD * theta[..., None, None, :], axis=-1)
 
 
+def covariance(sd, rho, k: int):
+    """``Sigma`` (k x k, PyTensor) from the SDs and, for ``k = 2``, the correlation."""
+    if k == 1:
+        return pt.reshape(sd[0] ** 2, (1, 1))
+    s1, s2 = sd[0], sd[1]
+    c = rho * s1 * s2
+    return pt.stack([pt.stack([s1**2, c]), pt.stack([c, s2**2])])
+
+
 def marginal_loglik(icpt, b_s, sd, rho, sigma, design: Design, ss: SuffStats):
-    """The collapsed log likelihood as a PyTensor scalar (``ss`` from :meth:`SuffStats.as_graph_inputs`)."""
+    """The collapsed log likelihood as a PyTensor scalar (``ss`` from :meth:`SuffStats.as_graph_inputs`).
+
+    One Op with its own gradient (:mod:`bayesmix.collapsed_op`) computes it.
+    """
+    from .collapsed_op import collapsed_loglik
+
     theta = _theta(icpt, b_s, design, pt)
-    sigma2 = sigma**2
-    ete = ss.yty - 2.0 * pt.dot(theta, ss.Dty) + pt.dot(theta, pt.dot(ss.DtD, theta))
-    b = _b(theta, ss, pt)
-    M, logdet_sigma = _precision(sd, rho, ss, sigma2, pt)
-    if len(M) == 1:
-        (m11,) = M
-        logdet_m = pt.log(m11)
-        quad = b[:, 0] ** 2 / m11
-    else:
-        m11, m12, m22 = M
-        det_m = m11 * m22 - m12**2
-        logdet_m = pt.log(det_m)
-        quad = (m22 * b[:, 0] ** 2 - 2.0 * m12 * b[:, 0] * b[:, 1] + m11 * b[:, 1] ** 2) / det_m
-    J = ss.J
-    return -0.5 * (
-        ss.N * pt.log(2.0 * np.pi * sigma2)
-        + J * logdet_sigma
-        + pt.sum(logdet_m)
-        + ete / sigma2
-        - pt.sum(quad) / sigma2**2
-    )
+    return collapsed_loglik(theta, covariance(sd, rho, ss.k), sigma, ss)
 
 
 def draw_group_effects(post, design: Design, built, ss: SuffStats, seed: int | None) -> np.ndarray:
