@@ -156,6 +156,15 @@ def cholesky_from_cpc(cpc, factor: FactorDesign, xp):
     return xp.stack([xp.stack(r, axis=-1) for r in L], axis=-2)
 
 
+def covariance_matrix(sd, L, xp):
+    """``Sigma = diag(sd) L L' diag(sd)`` (``L`` None: independent), shape ``(..., k, k)``."""
+    if L is None:
+        k = sd.shape[-1]
+        return sd[..., :, None] ** 2 * xp.eye(k)
+    sdL = sd[..., :, None] * L
+    return sdL @ xp.swapaxes(sdL, -1, -2) if xp is np else pt.dot(sdL, sdL.T)
+
+
 def correlations(L, pairs, xp):
     """The correlations ``(L @ L.T)[i, j]`` for the index pairs, shape ``(..., n_pairs)``."""
     return xp.stack([(L[..., i, :] * L[..., j, :]).sum(axis=-1) for i, j in pairs], axis=-1)
@@ -256,6 +265,13 @@ def build_model(
     BuiltModel
     """
     centered = resolve_centered(centered, design, data.get("y") if family.name == "gaussian" else None)
+    partial = None  # with crossed factors, the one integrated out given the others
+    if collapse and len(design.factors) > 1:
+        from .collapsed import nested_chain, partial_factor
+
+        if nested_chain(design) is None:
+            partial = partial_factor(design)
+            centered = {**centered, partial.name: False}
     around = choose_around(design, centered)
     X = design.X
     terms = list(design.terms)
@@ -287,7 +303,7 @@ def build_model(
         else:
             eta = pt.constant(0.0)
 
-        if collapse:
+        if collapse and partial is None:
             from .collapsed import NestedStats, SuffStats, marginal_loglik, nested_chain, nested_loglik
 
             hypers = []
@@ -322,6 +338,8 @@ def build_model(
                 collapsed=ss,
             )
         for f in design.factors:
+            if partial is not None and f.name == partial.name:
+                continue
             means = None
             if around.get(f.name):
                 w = {
@@ -337,10 +355,24 @@ def build_model(
         sigma = None
         if family.has_sigma:
             sigma = _vector_rv("sigma", [priors["sigma"]], None, True, parts, scalar=True)
-        numeric = {k: v for k, v in data.items() if isinstance(v, np.ndarray) and v.dtype.kind in "biuf"}
-        family.observe(eta, data | {k: data_slot(k, v) for k, v in numeric.items()}, sigma=sigma)
+        rows = None
+        if partial is not None:
+            from .collapsed import RowsCollapse
+
+            sd, L, _ = _factor_hyper(partial, priors, parts)
+            rows = RowsCollapse(design, data["y"], partial)
+            pm.Potential("collapsed_loglik", rows.loglik(eta, covariance_matrix(sd, L, pt), sigma))
+        else:
+            numeric = {k: v for k, v in data.items() if isinstance(v, np.ndarray) and v.dtype.kind in "biuf"}
+            family.observe(eta, data | {k: data_slot(k, v) for k, v in numeric.items()}, sigma=sigma)
     return BuiltModel(
-        model=model, parts=parts, centered=centered, xbar=xbar, slope_idx=tuple(slope_idx), around=around
+        model=model,
+        parts=parts,
+        centered=centered,
+        xbar=xbar,
+        slope_idx=tuple(slope_idx),
+        around=around,
+        collapsed=rows,
     )
 
 
@@ -504,6 +536,34 @@ def _collapsed_draws(post, design: Design, built: BuiltModel, seed) -> dict[str,
     return {f.name: r.reshape(shape + r.shape[1:]) for f, r in zip(chain, draws, strict=True)}
 
 
+def _rows_draws(out: dict, design: Design, rows, sd, L, seed, budget: int = 10_000_000) -> np.ndarray:
+    """Draws of the factor integrated out given the other factors (crossed models)."""
+    b = out["b"][1] if "b" in out else None
+    shape = out["sigma"][1].shape
+    S = int(np.prod(shape))
+    b = None if b is None else b.reshape(S, -1)
+    others = [
+        (f, out[f"r_{f.name}"][1].reshape(S, f.n_levels, -1)) for f in design.factors if f.name != rows.factor
+    ]
+    n = rows.y.size
+    step = max(1, budget // n)
+
+    def chunks():
+        for start in range(0, S, step):
+            sl = slice(start, min(S, start + step))
+            mu = np.zeros((sl.stop - start, n)) if b is None else b[sl] @ design.X.T
+            if design.offset is not None:
+                mu = mu + design.offset
+            for f, r in others:
+                for a in range(len(f.coefs)):
+                    mu = mu + f.Z[:, a] * r[sl, :, a][:, f.index]
+            yield start, mu
+
+    Sigma = covariance_matrix(sd.reshape(S, -1), None if L is None else L.reshape(S, *L.shape[-2:]), np)
+    draws = rows.draw(chunks(), Sigma, out["sigma"][1].reshape(S), seed)
+    return draws.reshape(shape + draws.shape[1:])
+
+
 def expand_posterior(
     post: xr.Dataset, design: Design, built: BuiltModel, seed: int | None = None
 ) -> xr.Dataset:
@@ -523,7 +583,10 @@ def expand_posterior(
     out = {}
     coords = {"chain": post["chain"].values, "draw": post["draw"].values, **design.coords()}
     p = built.parts
-    collapsed_r = _collapsed_draws(post, design, built, seed) if built.collapsed is not None else {}
+    rows = built.collapsed if type(built.collapsed).__name__ == "RowsCollapse" else None
+    collapsed_r = (
+        _collapsed_draws(post, design, built, seed) if built.collapsed is not None and not rows else {}
+    )
     if design.has_intercept:
         icpt = np.asarray(post[f"{INTERNAL_PREFIX}Intercept_c"])
         cols = [None] * len(design.terms)
@@ -547,7 +610,10 @@ def expand_posterior(
             u = np.asarray(post[f"{INTERNAL_PREFIX}cpc_{name}"])
             L = cholesky_from_cpc(2.0 * u - 1.0, f, np)
             out[f"cor_{name}"] = (sample + (f"{name}__cor",), correlations(L, pairs, np))
-        if built.collapsed is not None:
+        if rows is not None and name == rows.factor:
+            deferred = (f, sd, L)  # drawn given the other factors' effects, below
+            continue
+        if name in collapsed_r:
             r = collapsed_r[name]
         elif built.around.get(name):
             r = np.asarray(post[f"{INTERNAL_PREFIX}m_{name}"]) - _means_draws(post, design, built, f)
@@ -558,5 +624,11 @@ def expand_posterior(
         out[f"r_{name}"] = (sample + (f.dim, f"{name}__coef"), r)
     if "sigma" in post or "sigma" in p:
         out["sigma"] = (sample, np.asarray(post["sigma"]))
+    if rows is not None:
+        f, sd, L = deferred
+        out[f"r_{f.name}"] = (
+            sample + (f.dim, f"{f.name}__coef"),
+            _rows_draws(out, design, rows, sd, L, seed),
+        )
     used = {d for dims, _ in out.values() for d in dims}
     return xr.Dataset(out, coords={k: v for k, v in coords.items() if k in used}, attrs=dict(post.attrs))

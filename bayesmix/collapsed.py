@@ -49,11 +49,7 @@ def applies(design: Design, family) -> tuple[bool, str]:
     if not design.factors:
         return False, "no grouping factors"
     if len(design.factors) > 1 and nested_chain(design) is None:
-        names = ", ".join(f.name for f in design.factors)
-        return False, (
-            f"{len(design.factors)} grouping factors that are not nested ({names}): "
-            "collapsing covers one factor or a chain of nested factors; crossed factors use the full model"
-        )
+        return True, ""  # crossed: the largest factor is integrated out given the others
     for f in design.factors:
         if len(f.coefs) > 2:
             return False, f"{len(f.coefs)} varying coefficients for {f.name} (collapsing covers up to 2)"
@@ -436,3 +432,72 @@ def draw_nested_effects(theta, hypers, sigma, ss: NestedStats, seed: int | None,
                 [mean0 + l11 * eps[..., 0], mean1 + l21 * eps[..., 0] + l22 * eps[..., 1]], axis=-1
             )
     return out
+
+
+# ------------------------------------------------------------------------------- crossed factors
+#
+# Crossed factors have no per-group factorisation, but one of them can still be integrated
+# out given the others: with mu = D theta + (the sampled factors' effects), the rows of
+# different groups of the collapsed factor are independent, and the one-factor identities
+# hold with b_j = Z_j'(y_j - mu_j).  The cost per gradient is O(N k + J k^3)
+# (:class:`bayesmix.collapsed_op.CollapsedRowsLoglik`), as for the full model, with the
+# largest factor's effects gone from the sampled parameters.
+
+
+def partial_factor(design: Design) -> FactorDesign:
+    """The factor integrated out when factors are crossed: the one with most levels."""
+    return max(design.factors, key=lambda f: f.n_levels * len(f.coefs))
+
+
+class RowsCollapse:
+    """Data of the factor integrated out given the per-row mean of everything else."""
+
+    def __init__(self, design: Design, y: np.ndarray, factor: FactorDesign):
+        self.factor = factor.name
+        self.y = np.asarray(y, dtype=float)
+        self.Z = np.asarray(factor.Z, dtype=float)
+        self.index = np.asarray(factor.index, dtype=np.int64)
+        k = self.Z.shape[1]
+        self.ZtZ = np.zeros((factor.n_levels, k, k))
+        np.add.at(self.ZtZ, self.index, self.Z[:, :, None] * self.Z[:, None, :])
+
+    def loglik(self, mu, Sigma, sigma):
+        """The log likelihood as a PyTensor scalar (data as named graph inputs)."""
+        from .build import data_slot
+        from .collapsed_op import collapsed_rows_loglik
+
+        name = f"collapsed.{self.factor}"
+        return collapsed_rows_loglik(
+            mu,
+            Sigma,
+            sigma,
+            data_slot(f"{name}.y", self.y),
+            data_slot(f"{name}.Z", self.Z),
+            data_slot(f"{name}.index", self.index),
+            data_slot(f"{name}.ZtZ", self.ZtZ),
+        )
+
+    def draw(self, mu_chunks, Sigma, sigma, seed: int | None) -> np.ndarray:
+        """Exact conditional draws of the effects, ``(S, J, k)`` for ``S`` posterior draws.
+
+        ``mu_chunks`` yields ``(start, mu)`` with ``mu`` of shape ``(s, N)`` (the per-row mean
+        of draws ``start .. start + s``); ``Sigma`` is ``(S, k, k)``, ``sigma`` ``(S,)``.
+        """
+        from scipy import sparse
+
+        J, k = self.ZtZ.shape[:2]
+        n = self.y.size
+        sums = [sparse.csr_matrix((self.Z[:, a], (self.index, np.arange(n))), shape=(J, n)) for a in range(k)]
+        rng = np.random.default_rng(None if seed is None else [seed, 7927])
+        out = np.empty((Sigma.shape[0], J, k))
+        for start, mu in mu_chunks:
+            stop = start + mu.shape[0]
+            r = self.y - mu
+            B = np.stack([(P @ r.T).T for P in sums], axis=-1)  # (s, J, k)
+            s2 = sigma[start:stop, None, None, None] ** 2
+            M = np.linalg.inv(Sigma[start:stop])[:, None] + self.ZtZ / s2
+            C = np.linalg.inv(M)
+            mean = np.einsum("sjab,sjb->sja", C, B) / s2[..., 0]
+            L = np.linalg.cholesky(C)
+            out[start:stop] = mean + np.einsum("sjab,sjb->sja", L, rng.standard_normal(mean.shape))
+        return out

@@ -32,81 +32,141 @@ from pytensor.gradient import grad_not_implemented
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
-__all__ = ["CollapsedLoglik", "collapsed_loglik", "loglik_and_grad_np"]
+__all__ = [
+    "CollapsedLoglik",
+    "CollapsedRowsLoglik",
+    "collapsed_loglik",
+    "collapsed_rows_loglik",
+    "loglik_and_grad_np",
+    "rows_loglik_and_grad_np",
+]
 
 _CACHE_VERSION = 1
 _PARAMS = 3  # theta, Sigma, sigma come first; the rest are data
 _DATA = ("N", "yty", "Dty", "DtD", "ZtZ", "ZtD", "Zty")
 
 
-def loglik_and_grad_np(theta, Sigma, sigma, N, yty, Dty, DtD, ZtZ, ZtD, Zty):
-    """Log likelihood and its gradient wrt ``theta``, ``Sigma`` and ``sigma`` (numpy)."""
-    s2 = sigma * sigma
+def _groups_np(Sigma, s2, ZtZ, b):
+    """The per-group pass shared by both likelihoods (numpy); None if not positive definite."""
     J = ZtZ.shape[0]
     try:
         Ls = np.linalg.cholesky(Sigma)
-        M = np.linalg.inv(Sigma) + ZtZ / s2
+        Sinv = np.linalg.inv(Sigma)
+        M = Sinv + ZtZ / s2
         Lm = np.linalg.cholesky(M)
     except np.linalg.LinAlgError:
-        return -np.inf, np.zeros_like(theta), np.zeros_like(Sigma), 0.0
-    Sinv = np.linalg.inv(Sigma)
+        return None
     C = np.linalg.inv(M)
-    b = Zty - ZtD @ theta
     m = np.einsum("jab,jb->ja", C, b) / s2
-    ete = yty - 2.0 * theta @ Dty + theta @ DtD @ theta
-    logdet_sigma = 2.0 * np.log(np.diag(Ls)).sum()
-    logdet_m = 2.0 * np.log(np.diagonal(Lm, axis1=1, axis2=2)).sum()
+    logdet = J * 2.0 * np.log(np.diag(Ls)).sum() + 2.0 * np.log(np.diagonal(Lm, axis1=1, axis2=2)).sum()
     mb = np.sum(m * b)
-    ll = -0.5 * (N * np.log(2.0 * np.pi * s2) + J * logdet_sigma + logdet_m + ete / s2 - mb / s2)
-    g_theta = (Dty - DtD @ theta - np.einsum("jkp,jk->p", ZtD, m)) / s2
-    resid = ete - 2.0 * mb + np.einsum("ja,jab,jb->", m, ZtZ, m) + np.einsum("jab,jba->", ZtZ, C)
-    g_s2 = -0.5 * N / s2 + 0.5 * resid / (s2 * s2)
+    extra = np.einsum("ja,jab,jb->", m, ZtZ, m) + np.einsum("jab,jba->", ZtZ, C)
     S = np.einsum("ja,jb->ab", m, m) + C.sum(axis=0)
     g_Sigma = 0.5 * (Sinv @ S @ Sinv - J * Sinv)
-    return float(ll), g_theta, g_Sigma, float(2.0 * sigma * g_s2)
+    return m, logdet, mb, extra, g_Sigma
 
 
-class CollapsedLoglik(Op):
-    """``(theta, Sigma, sigma, *statistics) -> (loglik, d theta, d Sigma, d sigma)``.
+def _finish(N, s2, sigma, ete, logdet, mb, extra):
+    ll = -0.5 * (N * np.log(2.0 * np.pi * s2) + logdet + ete / s2 - mb / s2)
+    g_s2 = -0.5 * N / s2 + 0.5 * (ete - 2.0 * mb + extra) / (s2 * s2)
+    return ll, 2.0 * sigma * g_s2
+
+
+def loglik_and_grad_np(theta, Sigma, sigma, N, yty, Dty, DtD, ZtZ, ZtD, Zty):
+    """Log likelihood and its gradient wrt ``theta``, ``Sigma`` and ``sigma`` (numpy)."""
+    s2 = sigma * sigma
+    b = Zty - ZtD @ theta
+    g = _groups_np(Sigma, s2, ZtZ, b)
+    if g is None:
+        return -np.inf, np.zeros_like(theta), np.zeros_like(Sigma), 0.0
+    m, logdet, mb, extra, g_Sigma = g
+    ete = yty - 2.0 * theta @ Dty + theta @ DtD @ theta
+    ll, g_sigma = _finish(N, s2, sigma, ete, logdet, mb, extra)
+    g_theta = (Dty - DtD @ theta - np.einsum("jkp,jk->p", ZtD, m)) / s2
+    return float(ll), g_theta, g_Sigma, float(g_sigma)
+
+
+def rows_loglik_and_grad_np(mu, Sigma, sigma, y, Z, index, ZtZ):
+    """Log likelihood of ``y ~ N(mu + Z u, sigma^2)``, ``u_j ~ N(0, Sigma)`` integrated out, and
+    its gradient wrt ``mu``, ``Sigma`` and ``sigma`` (numpy)."""
+    s2 = sigma * sigma
+    J, k = ZtZ.shape[:2]
+    r = y - mu
+    b = np.zeros((J, k))
+    np.add.at(b, index, Z * r[:, None])
+    g = _groups_np(Sigma, s2, ZtZ, b)
+    if g is None:
+        return -np.inf, np.zeros_like(mu), np.zeros_like(Sigma), 0.0
+    m, logdet, mb, extra, g_Sigma = g
+    ll, g_sigma = _finish(len(y), s2, sigma, float(r @ r), logdet, mb, extra)
+    g_mu = (r - np.sum(Z * m[index], axis=1)) / s2
+    return float(ll), g_mu, g_Sigma, float(g_sigma)
+
+
+class _LoglikOp(Op):
+    """``(first, Sigma, sigma, *data) -> (loglik, d first, d Sigma, d sigma)``.
 
     Only the first output belongs in a model's graph; the others are what
-    :meth:`grad` returns, so a value-and-gradient function evaluates the Op once.
+    :meth:`pullback` returns, so a value-and-gradient function evaluates the Op once.
     """
 
     __props__ = ()
+    data_names: tuple[str, ...] = ()
+    data_ranks: tuple[int, ...] = ()
+    first_rank = 1
+    numpy_impl = None
 
-    def make_node(self, theta, Sigma, sigma, *data):
-        if len(data) != len(_DATA):
-            raise TypeError(f"CollapsedLoglik takes {_PARAMS + len(_DATA)} inputs")
-        theta = pt.as_tensor_variable(theta, dtype="float64")
+    def make_node(self, first, Sigma, sigma, *data):
+        name = type(self).__name__
+        if len(data) != len(self.data_names):
+            raise TypeError(f"{name} takes {_PARAMS + len(self.data_names)} inputs")
+        first = pt.as_tensor_variable(first, dtype="float64")
         Sigma = pt.as_tensor_variable(Sigma, dtype="float64")
         sigma = pt.as_tensor_variable(sigma, dtype="float64")
-        data = [pt.as_tensor_variable(d, dtype="float64") for d in data]
-        ranks = (1, 2, 0, 0, 0, 1, 2, 3, 3, 2)
-        for name, var, rank in zip(
-            ("theta", "Sigma", "sigma", *_DATA), (theta, Sigma, sigma, *data), ranks, strict=True
-        ):
+        data = [
+            pt.as_tensor_variable(d, dtype="int64" if n == "index" else "float64")
+            for n, d in zip(self.data_names, data, strict=True)
+        ]
+        ranks = (self.first_rank, 2, 0, *self.data_ranks)
+        names = ("first", "Sigma", "sigma", *self.data_names)
+        for n, var, rank in zip(names, (first, Sigma, sigma, *data), ranks, strict=True):
             if var.ndim != rank:
-                raise TypeError(f"CollapsedLoglik: {name} must have {rank} dimensions, not {var.ndim}")
-        outputs = [pt.dscalar(), theta.type(), Sigma.type(), pt.dscalar()]
-        return Apply(self, [theta, Sigma, sigma, *data], outputs)
+                raise TypeError(f"{name}: {n} must have {rank} dimensions, not {var.ndim}")
+        outputs = [pt.dscalar(), first.type(), Sigma.type(), pt.dscalar()]
+        return Apply(self, [first, Sigma, sigma, *data], outputs)
 
     def perform(self, node, inputs, output_storage):
-        ll, g_theta, g_Sigma, g_sigma = loglik_and_grad_np(*[np.asarray(x) for x in inputs])
-        output_storage[0][0] = np.asarray(ll, dtype="float64")
-        output_storage[1][0] = np.asarray(g_theta, dtype="float64")
-        output_storage[2][0] = np.asarray(g_Sigma, dtype="float64")
-        output_storage[3][0] = np.asarray(g_sigma, dtype="float64")
+        results = type(self).numpy_impl(*[np.asarray(x) for x in inputs])
+        for store, value in zip(output_storage, results, strict=True):
+            store[0] = np.asarray(value, dtype="float64")
 
     def pullback(self, inputs, outputs, cotangents):
         # The gradient outputs of this very node: one evaluation gives value and gradient.
         g = cotangents[0]
-        _, g_theta, g_Sigma, g_sigma = outputs
+        _, g_first, g_Sigma, g_sigma = outputs
         data_grads = [grad_not_implemented(self, i, x) for i, x in enumerate(inputs) if i >= _PARAMS]
-        return [g * g_theta, g * g_Sigma, g * g_sigma, *data_grads]
+        return [g * g_first, g * g_Sigma, g * g_sigma, *data_grads]
 
     def infer_shape(self, fgraph, node, shapes):
         return [(), shapes[0], shapes[1], ()]
+
+
+class CollapsedLoglik(_LoglikOp):
+    """One factor integrated out, from sufficient statistics: inputs ``theta, Sigma, sigma, N,
+    yty, Dty, DtD, ZtZ, ZtD, Zty``."""
+
+    data_names = _DATA
+    data_ranks = (0, 0, 1, 2, 3, 3, 2)
+    numpy_impl = staticmethod(loglik_and_grad_np)
+
+
+class CollapsedRowsLoglik(_LoglikOp):
+    """One factor integrated out given a per-row mean (the other factors' effects included):
+    inputs ``mu, Sigma, sigma, y, Z, index, ZtZ``; O(N k + J k^3) per evaluation."""
+
+    data_names = ("y", "Z", "index", "ZtZ")
+    data_ranks = (1, 2, 1, 3)
+    numpy_impl = staticmethod(rows_loglik_and_grad_np)
 
 
 def collapsed_loglik(theta, Sigma, sigma, stats) -> pt.TensorVariable:
@@ -114,12 +174,17 @@ def collapsed_loglik(theta, Sigma, sigma, stats) -> pt.TensorVariable:
     return CollapsedLoglik()(theta, Sigma, sigma, *[getattr(stats, n) for n in _DATA])[0]
 
 
+def collapsed_rows_loglik(mu, Sigma, sigma, y, Z, index, ZtZ) -> pt.TensorVariable:
+    """The log likelihood with one factor integrated out given the per-row mean ``mu``."""
+    return CollapsedRowsLoglik()(mu, Sigma, sigma, y, Z, index, ZtZ)[0]
+
+
 # ----------------------------------------------------------------------------------- numba
 
 
 @functools.cache
-def _kernel():
-    """The numba implementation (built on first use, so importing bayesmix does not need numba)."""
+def _kernels():
+    """The numba implementations (built on first use, so importing bayesmix does not need numba)."""
     from pytensor.link.numba.dispatch.basic import numba_njit
 
     @numba_njit
@@ -158,67 +223,41 @@ def _kernel():
                 out[i, j] = s
 
     @numba_njit
-    def collapsed_loglik_kernel(theta, Sigma, sigma_, N_, yty_, Dty, DtD, ZtZ, ZtD, Zty):
-        # PyTensor hands scalars over as 0-d arrays
-        sigma, N, yty = sigma_.item(), N_.item(), yty_.item()
-        J, k, p = ZtD.shape
-        s2 = sigma * sigma
-        g_theta = np.zeros(p)
-        g_Sigma = np.zeros((k, k))
+    def groups(Sigma, s2, ZtZ, B, Mm, g_Sigma):
+        # Fills Mm (conditional means) and g_Sigma; returns (ok, log dets, sum m'b, extra).
+        J, k = B.shape
         Ls = np.zeros((k, k))
         if not (s2 > 0.0) or not chol(Sigma, Ls):
-            return (np.array(-np.inf), g_theta, g_Sigma, np.array(0.0))
+            return False, 0.0, 0.0, 0.0
         Sinv = np.zeros((k, k))
         chol_inverse(Ls, Sinv)
-        logdet_sigma = 0.0
+        logdet = 0.0
         for a in range(k):
-            logdet_sigma += 2.0 * np.log(Ls[a, a])
-        ete = yty
-        for a in range(p):
-            ete -= 2.0 * theta[a] * Dty[a]
-            for c in range(p):
-                ete += theta[a] * DtD[a, c] * theta[c]
+            logdet += 2.0 * J * np.log(Ls[a, a])
         M = np.zeros((k, k))
         Lm = np.zeros((k, k))
         C = np.zeros((k, k))
-        b = np.zeros(k)
-        m = np.zeros(k)
         S = np.zeros((k, k))
-        zd_m = np.zeros(p)
-        logdet_m = 0.0
         mb = 0.0
         extra = 0.0  # sum_j m'Z'Z m + tr(Z'Z C)
         for j in range(J):
             for a in range(k):
-                s = Zty[j, a]
-                for c in range(p):
-                    s -= ZtD[j, a, c] * theta[c]
-                b[a] = s
                 for c in range(k):
                     M[a, c] = Sinv[a, c] + ZtZ[j, a, c] / s2
             if not chol(M, Lm):
-                return (np.array(-np.inf), g_theta, g_Sigma, np.array(0.0))
+                return False, 0.0, 0.0, 0.0
             chol_inverse(Lm, C)
             for a in range(k):
-                logdet_m += 2.0 * np.log(Lm[a, a])
+                logdet += 2.0 * np.log(Lm[a, a])
                 s = 0.0
                 for c in range(k):
-                    s += C[a, c] * b[c]
-                m[a] = s / s2
+                    s += C[a, c] * B[j, c]
+                Mm[j, a] = s / s2
             for a in range(k):
-                mb += m[a] * b[a]
-                for c in range(p):
-                    zd_m[c] += ZtD[j, a, c] * m[a]
+                mb += Mm[j, a] * B[j, a]
                 for c in range(k):
-                    extra += m[a] * ZtZ[j, a, c] * m[c] + ZtZ[j, a, c] * C[c, a]
-                    S[a, c] += m[a] * m[c] + C[a, c]
-        ll = -0.5 * (N * np.log(2.0 * np.pi * s2) + J * logdet_sigma + logdet_m + ete / s2 - mb / s2)
-        for a in range(p):
-            s = Dty[a] - zd_m[a]
-            for c in range(p):
-                s -= DtD[a, c] * theta[c]
-            g_theta[a] = s / s2
-        g_s2 = -0.5 * N / s2 + 0.5 * (ete - 2.0 * mb + extra) / (s2 * s2)
+                    extra += Mm[j, a] * ZtZ[j, a, c] * Mm[j, c] + ZtZ[j, a, c] * C[c, a]
+                    S[a, c] += Mm[j, a] * Mm[j, c] + C[a, c]
         for a in range(k):
             for c in range(k):
                 t = 0.0
@@ -226,9 +265,73 @@ def _kernel():
                     for r in range(k):
                         t += Sinv[a, q] * S[q, r] * Sinv[r, c]
                 g_Sigma[a, c] = 0.5 * (t - J * Sinv[a, c])
+        return True, logdet, mb, extra
+
+    @numba_njit
+    def collapsed_loglik_kernel(theta, Sigma, sigma_, N_, yty_, Dty, DtD, ZtZ, ZtD, Zty):
+        # PyTensor hands scalars over as 0-d arrays
+        sigma, N, yty = sigma_.item(), N_.item(), yty_.item()
+        J, k, p = ZtD.shape
+        s2 = sigma * sigma
+        g_theta = np.zeros(p)
+        g_Sigma = np.zeros((k, k))
+        B = np.zeros((J, k))
+        for j in range(J):
+            for a in range(k):
+                s = Zty[j, a]
+                for c in range(p):
+                    s -= ZtD[j, a, c] * theta[c]
+                B[j, a] = s
+        Mm = np.zeros((J, k))
+        ok, logdet, mb, extra = groups(Sigma, s2, ZtZ, B, Mm, g_Sigma)
+        if not ok:
+            return (np.array(-np.inf), g_theta, g_Sigma, np.array(0.0))
+        ete = yty
+        for a in range(p):
+            ete -= 2.0 * theta[a] * Dty[a]
+            for c in range(p):
+                ete += theta[a] * DtD[a, c] * theta[c]
+        ll = -0.5 * (N * np.log(2.0 * np.pi * s2) + logdet + ete / s2 - mb / s2)
+        g_s2 = -0.5 * N / s2 + 0.5 * (ete - 2.0 * mb + extra) / (s2 * s2)
+        for c in range(p):
+            s = Dty[c]
+            for q in range(p):
+                s -= DtD[c, q] * theta[q]
+            for j in range(J):
+                for a in range(k):
+                    s -= ZtD[j, a, c] * Mm[j, a]
+            g_theta[c] = s / s2
         return (np.array(ll), g_theta, g_Sigma, np.array(2.0 * sigma * g_s2))
 
-    return collapsed_loglik_kernel
+    @numba_njit
+    def collapsed_rows_kernel(mu, Sigma, sigma_, y, Z, index, ZtZ):
+        sigma = sigma_.item()
+        N = y.shape[0]
+        J, k = ZtZ.shape[0], ZtZ.shape[1]
+        s2 = sigma * sigma
+        g_mu = np.zeros(N)
+        g_Sigma = np.zeros((k, k))
+        B = np.zeros((J, k))
+        ete = 0.0
+        for i in range(N):
+            r = y[i] - mu[i]
+            ete += r * r
+            for a in range(k):
+                B[index[i], a] += Z[i, a] * r
+        Mm = np.zeros((J, k))
+        ok, logdet, mb, extra = groups(Sigma, s2, ZtZ, B, Mm, g_Sigma)
+        if not ok:
+            return (np.array(-np.inf), g_mu, g_Sigma, np.array(0.0))
+        ll = -0.5 * (N * np.log(2.0 * np.pi * s2) + logdet + ete / s2 - mb / s2)
+        g_s2 = -0.5 * N / s2 + 0.5 * (ete - 2.0 * mb + extra) / (s2 * s2)
+        for i in range(N):
+            s = y[i] - mu[i]
+            for a in range(k):
+                s -= Z[i, a] * Mm[index[i], a]
+            g_mu[i] = s / s2
+        return (np.array(ll), g_mu, g_Sigma, np.array(2.0 * sigma * g_s2))
+
+    return {CollapsedLoglik: collapsed_loglik_kernel, CollapsedRowsLoglik: collapsed_rows_kernel}
 
 
 def _register_numba() -> None:
@@ -237,9 +340,11 @@ def _register_numba() -> None:
     except ImportError:  # pragma: no cover - PyTensor without numba
         return
 
-    @register_funcify_default_op_cache_key(CollapsedLoglik)
-    def _funcify(op, node=None, **kwargs):
-        return _kernel(), _CACHE_VERSION
+    for op_type in (CollapsedLoglik, CollapsedRowsLoglik):
+
+        @register_funcify_default_op_cache_key(op_type)
+        def _funcify(op, node=None, **kwargs):
+            return _kernels()[type(op)], _CACHE_VERSION
 
 
 _register_numba()

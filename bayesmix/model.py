@@ -320,11 +320,19 @@ class Fit:
             self.settings,
             {
                 "convergence": self.convergence,
-                "collapsed": self.collapsed,
+                "collapsed": self._collapsed_what(),
                 "event": self.model.response_data.get("event"),
                 "level2": self.level2() if self.design.level2 else None,
             },
         )
+
+    def _collapsed_what(self) -> str | None:
+        if not self.collapsed:
+            return None
+        rows = self.model.built_collapsed.collapsed
+        if type(rows).__name__ == "RowsCollapse":
+            return f"{rows.factor} effects (given the other factors')"
+        return "group effects"
 
     def __repr__(self) -> str:
         return self.report()

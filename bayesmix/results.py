@@ -267,7 +267,7 @@ def format_report(table: pd.DataFrame, design: Design, family, settings, extra: 
         + (f" ({design.n_dropped} rows with missing values dropped)" if design.n_dropped else ""),
         f"  Draws: {settings.chains} chains x {settings.draws} draws after {settings.tune} tuning "
         f"(sampler: {settings.sampler}, seed: {settings.seed}"
-        + ("; group effects integrated out, then drawn exactly)" if extra.get("collapsed") else ")"),
+        + (f"; {extra['collapsed']} integrated out, then drawn exactly)" if extra.get("collapsed") else ")"),
     ]
     if design.factors:
         lines.append("")

@@ -21,6 +21,7 @@ CASES = [
     ("radon", "log_radon ~ floor + (floor | county)"),
     ("radon", "log_radon ~ floor + log_uranium + (1 | county)"),
     ("pastes", "strength ~ 1 + (1 | batch/cask)"),
+    ("penicillin", "diameter ~ 1 + (1 | plate) + (1 | sample)"),  # crossed: plate integrated out
 ]
 
 
@@ -47,16 +48,31 @@ def test_collapsed_matches_full(data, formula):
 
 def test_where_collapsing_applies():
     pen = bm.Model("diameter ~ 1 + (1 | plate) + (1 | sample)", bm.datasets.load("penicillin"))
-    ok, why = applies(pen.design, pen.family)
-    assert not ok and "2 grouping factors that are not nested (plate, sample)" in why
-    with pytest.raises(bm.ArgumentError, match="argument 'collapse'.*not nested"):
-        pen.fit(collapse=True)
+    assert applies(pen.design, pen.family)[0]
+    built = pen.built_collapsed
+    assert built.collapsed.factor == "plate"  # crossed: the largest factor, given the other's effects
+    names = built.free_names
+    assert not any(n.endswith(("z_plate", "r_plate", "m_plate")) for n in names)
+    assert any(n.endswith(("z_sample", "r_sample", "m_sample")) for n in names)
+    slopes = bm.Model("y ~ x + (x + z + w | g)", _three_slopes())
+    ok, why = applies(slopes.design, slopes.family)
+    assert not ok and "4 varying coefficients for g" in why
+    with pytest.raises(bm.ArgumentError, match="argument .collapse.*4 varying coefficients"):
+        slopes.fit(collapse=True)
     cbpp = bm.Model(
         "cbind(incidence, size - incidence) ~ period + (1 | herd)",
         bm.datasets.load("cbpp"),
         family="binomial",
     )
     assert not applies(cbpp.design, cbpp.family)[0]
+
+
+def _three_slopes() -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame(rng.normal(size=(60, 3)), columns=["x", "z", "w"])
+    df["g"] = np.repeat([f"g{i}" for i in range(10)], 6)
+    df["y"] = rng.normal(size=60)
+    return df
 
 
 def test_group_effect_draws_follow_the_seed():

@@ -7,7 +7,12 @@ import pytensor.tensor as pt
 import pytest
 import scipy.stats as st
 
-from bayesmix.collapsed_op import CollapsedLoglik, loglik_and_grad_np
+from bayesmix.collapsed_op import (
+    CollapsedLoglik,
+    CollapsedRowsLoglik,
+    loglik_and_grad_np,
+    rows_loglik_and_grad_np,
+)
 
 J, P, NPER = 6, 3, 5
 
@@ -89,3 +94,40 @@ def test_a_covariance_that_is_not_positive_definite_gives_minus_infinity():
     fn = pytensor.function([th, S, s], CollapsedLoglik()(th, S, s, *stats)[0], mode="NUMBA")
     assert fn(theta, bad, sigma) == -np.inf
     assert loglik_and_grad_np(theta, bad, sigma, *stats)[0] == -np.inf
+
+
+def _rows_problem(k: int, seed: int):
+    idx, D, Z, y, _, (theta, Sigma, sigma) = _problem(k, seed)
+    rng = np.random.default_rng(seed + 100)
+    mu = D @ theta + rng.normal(size=y.size)  # any per-row mean, e.g. with crossed effects in it
+    ZtZ = np.zeros((J, k, k))
+    np.add.at(ZtZ, idx, Z[:, :, None] * Z[:, None, :])
+    return idx, Z, y, mu, ZtZ, Sigma, sigma
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_rows_version_value_gradient_and_numba(k):
+    idx, Z, y, mu, ZtZ, Sigma, sigma = _rows_problem(k, seed=30 + k)
+    V = sigma**2 * np.eye(y.size)
+    for j in range(J):
+        r = idx == j
+        V[np.ix_(r, r)] += Z[r] @ Sigma @ Z[r].T
+    ll, g_mu, g_Sigma, g_sigma = rows_loglik_and_grad_np(mu, Sigma, sigma, y, Z, idx, ZtZ)
+    assert ll == pytest.approx(st.multivariate_normal(mu, V).logpdf(y), rel=1e-10)
+    # the gradient wrt mu is V^{-1}(y - mu) exactly
+    np.testing.assert_allclose(g_mu, np.linalg.solve(V, y - mu), rtol=1e-9, atol=1e-12)
+    h = 1e-6
+
+    def f(S=Sigma, s=sigma):
+        return rows_loglik_and_grad_np(mu, S, s, y, Z, idx, ZtZ)[0]
+
+    assert g_sigma == pytest.approx((f(s=sigma + h) - f(s=sigma - h)) / (2 * h), rel=1e-6)
+    E = np.zeros((k, k))
+    E[-1, 0] = E[0, -1] = h
+    ours = g_Sigma[-1, 0] + (g_Sigma[0, -1] if k > 1 else 0.0)
+    assert ours == pytest.approx((f(S=Sigma + E) - f(S=Sigma - E)) / (2 * h), rel=1e-6)
+    m, S, s = pt.dvector("mu"), pt.dmatrix("Sigma"), pt.dscalar("sigma")
+    outs = CollapsedRowsLoglik()(m, S, s, y, Z, idx, ZtZ)
+    fn = pytensor.function([m, S, s], outs, mode="NUMBA")
+    for a, b in zip(fn(mu, Sigma, sigma), (ll, g_mu, g_Sigma, g_sigma), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
