@@ -130,3 +130,16 @@ def test_nested_marginal_likelihood_equals_the_dense_gaussian(formula):
         V += Zf @ np.kron(np.eye(f.n_levels), S) @ Zf.T
     ref = multivariate_normal(D @ theta, V).logpdf(df.y.to_numpy())
     assert nested_loglik_np(theta, hypers, sigma, ss) == pytest.approx(ref, rel=1e-8)
+
+
+def test_crossed_with_a_nested_factor_integrates_out_the_nested_one():
+    # teachers nested in schools, crossed with students (as instructors / departments in InstEval)
+    rng = np.random.default_rng(2)
+    rows = [(f"s{i % 30}", f"t{t}", f"sch{t // 4}") for i in range(240) for t in [rng.integers(12)]]
+    df = pd.DataFrame(rows, columns=["student", "teacher", "school"])
+    df["y"] = rng.normal(size=len(df))
+    m = bm.Model("y ~ 1 + (1 | student) + (1 | teacher) + (1 | school)", df)
+    assert m.built_collapsed.collapsed.factor == "teacher"
+    assert "teacher effects (given the other factors') integrated out" in repr(
+        m.fit(draws=50, tune=50, chains=1, seed=1, progressbar=False, check=False)
+    )
