@@ -190,8 +190,10 @@ def convergence_report(idata, rhat_max: float = 1.01, ess_min: float = 400.0) ->
     post = idata["posterior"].to_dataset()
     rhat = az.rhat(post)
     ess = az.ess(post, method="bulk")
-    worst_rhat = max((float(np.nanmax(rhat[v].values)) for v in rhat.data_vars), default=np.nan)
-    min_ess = min((float(np.nanmin(ess[v].values)) for v in ess.data_vars), default=np.nan)
+    with warnings.catch_warnings():  # one chain: R-hat is undefined (all NaN), reported as NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        worst_rhat = max((float(np.nanmax(rhat[v].values)) for v in rhat.data_vars), default=np.nan)
+        min_ess = min((float(np.nanmin(ess[v].values)) for v in ess.data_vars), default=np.nan)
     n_div = 0
     if "sample_stats" in idata.children and "diverging" in idata["sample_stats"].data_vars:
         n_div = int(idata["sample_stats"]["diverging"].values.sum())
