@@ -1,7 +1,7 @@
 """Collapsed Gaussian sampling: integrate the group effects out, draw them back afterwards.
 
 For a Gaussian model with one grouping factor of ``k <= 2`` varying
-coefficients (nested factors: see the second half of this module), ``y_j = D_j theta + Z_j u_j + e_j`` with ``u_j ~ N(0, Sigma)`` and
+coefficients (nested factors and crossed factors: see the end of this module), ``y_j = D_j theta + Z_j u_j + e_j`` with ``u_j ~ N(0, Sigma)`` and
 ``e_j ~ N(0, sigma^2 I)``, the marginal likelihood of ``theta, Sigma, sigma`` is,
 with ``b_j = Z_j' (y_j - D_j theta)`` and ``M_j = Sigma^{-1} + Z_j'Z_j / sigma^2``
 (Woodbury and the matrix determinant lemma)::

@@ -1,4 +1,8 @@
-"""The one-factor collapsed log likelihood as a single PyTensor Op with its own gradient.
+"""Collapsed log likelihoods of one factor as PyTensor Ops with their own gradients.
+
+:class:`CollapsedLoglik` works on sufficient statistics (one factor alone: O(J) per
+evaluation); :class:`CollapsedRowsLoglik` on the rows, given a per-row mean that holds
+the other, crossed, factors' effects (O(N)); both share the per-group pass below.
 
 Written as an elementwise PyTensor graph (:func:`bayesmix.collapsed.marginal_loglik`)
 the collapsed density and its automatic gradient become a few large fused kernels
