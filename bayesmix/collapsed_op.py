@@ -45,7 +45,7 @@ __all__ = [
     "rows_loglik_and_grad_np",
 ]
 
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 _PARAMS = 3  # theta, Sigma, sigma come first; the rest are data
 _DATA = ("N", "yty", "Dty", "DtD", "ZtZ", "ZtD", "Zty")
 
@@ -208,10 +208,9 @@ def _kernels():
         return True
 
     @numba_njit
-    def chol_inverse(L, out):
-        # out = (L L')^{-1}, through W = L^{-1} (lower triangular)
+    def chol_inverse(L, out, W):
+        # out = (L L')^{-1}, through W = L^{-1} (lower triangular; W is a work buffer)
         k = L.shape[0]
-        W = np.zeros((k, k))
         for i in range(k):
             W[i, i] = 1.0 / L[i, i]
             for j in range(i):
@@ -234,7 +233,8 @@ def _kernels():
         if not (s2 > 0.0) or not chol(Sigma, Ls):
             return False, 0.0, 0.0, 0.0
         Sinv = np.zeros((k, k))
-        chol_inverse(Ls, Sinv)
+        W = np.zeros((k, k))
+        chol_inverse(Ls, Sinv, W)
         logdet = 0.0
         for a in range(k):
             logdet += 2.0 * J * np.log(Ls[a, a])
@@ -250,7 +250,7 @@ def _kernels():
                     M[a, c] = Sinv[a, c] + ZtZ[j, a, c] / s2
             if not chol(M, Lm):
                 return False, 0.0, 0.0, 0.0
-            chol_inverse(Lm, C)
+            chol_inverse(Lm, C, W)
             for a in range(k):
                 logdet += 2.0 * np.log(Lm[a, a])
                 s = 0.0
