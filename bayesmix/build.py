@@ -337,6 +337,7 @@ def build_model(
                 around={},
                 collapsed=ss,
             )
+        others = []  # with a factor integrated out: the other factors' effects, gathered by its Op
         for f in design.factors:
             if partial is not None and f.name == partial.name:
                 continue
@@ -348,7 +349,11 @@ def build_model(
                     if t.factor == f.name
                 }
                 means = centring_means(f, around[f.name], icpt, b_s, design, slope_idx, pt, w)
-            eta = eta + _group_part(f, priors, centered[f.name], parts, means)
+            r = _group_effects_rv(f, priors, centered[f.name], parts, means)
+            if partial is not None:
+                others.append(r)
+            else:
+                eta = eta + _gather(f, r)
 
         if design.offset is not None:
             eta = eta + data_slot("offset", design.offset)
@@ -361,7 +366,7 @@ def build_model(
 
             sd, L, _ = _factor_hyper(partial, priors, parts)
             rows = RowsCollapse(design, data["y"], partial)
-            pm.Potential("collapsed_loglik", rows.loglik(eta, covariance_matrix(sd, L, pt), sigma))
+            pm.Potential("collapsed_loglik", rows.loglik(eta, others, covariance_matrix(sd, L, pt), sigma))
         else:
             numeric = {k: v for k, v in data.items() if isinstance(v, np.ndarray) and v.dtype.kind in "biuf"}
             family.observe(eta, data | {k: data_slot(k, v) for k, v in numeric.items()}, sigma=sigma)
@@ -453,7 +458,8 @@ def _factor_hyper(f: FactorDesign, priors: PriorSet, parts: dict):
     return sd, L, cpc
 
 
-def _group_part(f: FactorDesign, priors: PriorSet, centered: bool, parts: dict, means=None):
+def _group_effects_rv(f: FactorDesign, priors: PriorSet, centered: bool, parts: dict, means=None):
+    """The factor's group effects ``r`` (J, k) with their priors, in the chosen parameterisation."""
     name = f.name
     k = len(f.coefs)
     sd, L, _ = _factor_hyper(f, priors, parts)
@@ -472,14 +478,18 @@ def _group_part(f: FactorDesign, priors: PriorSet, centered: bool, parts: dict, 
         else:
             m = pm.MvNormal(m_name, mu=means, chol=sd[:, None] * L, dims=dims)
         r = pm.Deterministic(f"r_{name}", m - means, dims=dims)
+    return r
 
-    idx = data_slot(f"{name}.index", f.index)
+
+def _gather(f: FactorDesign, r):
+    """The factor's contribution to the rows' linear predictor, ``sum_c Z_c * r[group, c]``."""
+    idx = data_slot(f"{f.name}.index", f.index)
     contrib = 0.0
-    for c in range(k):
+    for c in range(len(f.coefs)):
         zc = f.Z[:, c]
         term = r[idx, c]
         if not np.all(zc == 1.0):
-            term = data_slot(f"{name}.Z{c}", zc) * term
+            term = data_slot(f"{f.name}.Z{c}", zc) * term
         contrib = contrib + term
     return contrib
 
@@ -536,31 +546,14 @@ def _collapsed_draws(post, design: Design, built: BuiltModel, seed) -> dict[str,
     return {f.name: r.reshape(shape + r.shape[1:]) for f, r in zip(chain, draws, strict=True)}
 
 
-def _rows_draws(out: dict, design: Design, rows, sd, L, seed, budget: int = 10_000_000) -> np.ndarray:
+def _rows_draws(out: dict, design: Design, rows, sd, L, seed) -> np.ndarray:
     """Draws of the factor integrated out given the other factors (crossed models)."""
-    b = out["b"][1] if "b" in out else None
     shape = out["sigma"][1].shape
     S = int(np.prod(shape))
-    b = None if b is None else b.reshape(S, -1)
-    others = [
-        (f, out[f"r_{f.name}"][1].reshape(S, f.n_levels, -1)) for f in design.factors if f.name != rows.factor
-    ]
-    n = rows.y.size
-    step = max(1, budget // n)
-
-    def chunks():
-        for start in range(0, S, step):
-            sl = slice(start, min(S, start + step))
-            mu = np.zeros((sl.stop - start, n)) if b is None else b[sl] @ design.X.T
-            if design.offset is not None:
-                mu = mu + design.offset
-            for f, r in others:
-                for a in range(len(f.coefs)):
-                    mu = mu + f.Z[:, a] * r[sl, :, a][:, f.index]
-            yield start, mu
-
+    b = out["b"][1].reshape(S, -1) if "b" in out else None
+    u = np.concatenate([out[f"r_{name}"][1].reshape(S, -1) for name in rows.others], axis=-1)
     Sigma = covariance_matrix(sd.reshape(S, -1), None if L is None else L.reshape(S, *L.shape[-2:]), np)
-    draws = rows.draw(chunks(), Sigma, out["sigma"][1].reshape(S), seed)
+    draws = rows.draw(b, u, Sigma, out["sigma"][1].reshape(S), seed)
     return draws.reshape(shape + draws.shape[1:])
 
 

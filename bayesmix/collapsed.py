@@ -22,6 +22,7 @@ everything built on them work unchanged.
 
 from __future__ import annotations
 
+import functools
 from types import SimpleNamespace
 
 import numpy as np
@@ -466,7 +467,13 @@ def partial_factor(design: Design) -> FactorDesign:
 
 
 class RowsCollapse:
-    """Data of the factor integrated out given the per-row mean of everything else."""
+    """Data of the factor integrated out given the other (crossed) factors' effects.
+
+    ``others`` are the remaining factors in design order; their effects enter the
+    likelihood flattened into one vector ``u`` (factor after factor, each ``(J_f, k_f)``
+    row-major), and ``others_index``/``others_Z`` (shape ``(Q, N)``, one row per varying
+    coefficient) say which element of ``u`` each row uses and with what weight.
+    """
 
     def __init__(self, design: Design, y: np.ndarray, factor: FactorDesign):
         self.factor = factor.name
@@ -476,44 +483,92 @@ class RowsCollapse:
         k = self.Z.shape[1]
         self.ZtZ = np.zeros((factor.n_levels, k, k))
         np.add.at(self.ZtZ, self.index, self.Z[:, :, None] * self.Z[:, None, :])
+        self.others = tuple(f.name for f in design.factors if f.name != factor.name)
+        index, weight = [], []
+        offset = 0
+        for name in self.others:
+            f = design.factor(name)
+            kf = len(f.coefs)
+            for c in range(kf):
+                index.append(offset + np.asarray(f.index, dtype=np.int64) * kf + c)
+                weight.append(np.asarray(f.Z[:, c], dtype=float))
+            offset += f.n_levels * kf
+        n = self.y.size
+        self.n_u = offset
+        self.others_index = np.array(index, dtype=np.int64).reshape(-1, n)
+        self.others_Z = np.array(weight, dtype=float).reshape(-1, n)
+        self._X = None if not design.terms else np.asarray(design.X, dtype=float)
+        self._offset = None if design.offset is None else np.asarray(design.offset, dtype=float)
 
-    def loglik(self, mu, Sigma, sigma):
-        """The log likelihood as a PyTensor scalar (data as named graph inputs)."""
+    def loglik(self, eta, effects, Sigma, sigma):
+        """The log likelihood as a PyTensor scalar (data as named graph inputs).
+
+        ``eta`` is the per-row population part, ``effects`` the other factors' group
+        effects (``(J_f, k_f)`` each, in :attr:`others` order).
+        """
         from .build import data_slot
         from .collapsed_op import collapsed_rows_loglik
 
         name = f"collapsed.{self.factor}"
+        u = pt.concatenate([pt.flatten(r) for r in effects]) if effects else pt.zeros(0)
         return collapsed_rows_loglik(
-            mu,
+            pt.broadcast_to(eta, self.y.shape),
+            u,
             Sigma,
             sigma,
             data_slot(f"{name}.y", self.y),
             data_slot(f"{name}.Z", self.Z),
             data_slot(f"{name}.index", self.index),
             data_slot(f"{name}.ZtZ", self.ZtZ),
+            data_slot(f"{name}.others_index", self.others_index),
+            data_slot(f"{name}.others_Z", self.others_Z),
         )
 
-    def draw(self, mu_chunks, Sigma, sigma, seed: int | None) -> np.ndarray:
-        """Exact conditional draws of the effects, ``(S, J, k)`` for ``S`` posterior draws.
-
-        ``mu_chunks`` yields ``(start, mu)`` with ``mu`` of shape ``(s, N)`` (the per-row mean
-        of draws ``start .. start + s``); ``Sigma`` is ``(S, k, k)``, ``sigma`` ``(S,)``.
-        """
+    @functools.cached_property
+    def _cross(self):
+        """Per coefficient ``a`` of the collapsed factor: ``Z_a'(y - offset)`` (J,), ``Z_a'X`` (J, p)
+        and ``Z_a'A`` (sparse J x n_u), ``A`` being the rows' map onto ``u``."""
         from scipy import sparse
 
         J, k = self.ZtZ.shape[:2]
         n = self.y.size
-        sums = [sparse.csr_matrix((self.Z[:, a], (self.index, np.arange(n))), shape=(J, n)) for a in range(k)]
+        rows = np.repeat(np.arange(n)[None, :], self.others_index.shape[0], axis=0)
+        A = sparse.csr_matrix(
+            (self.others_Z.ravel(), (rows.ravel(), self.others_index.ravel())), shape=(n, self.n_u)
+        )
+        y = self.y if self._offset is None else self.y - self._offset
+        out = []
+        for a in range(k):
+            Zt = sparse.csr_matrix((self.Z[:, a], (self.index, np.arange(n))), shape=(J, n))
+            ZtX = None if self._X is None else np.asarray(Zt @ self._X)
+            out.append((Zt @ y, ZtX, (Zt @ A).tocsr()))
+        return out
+
+    def draw(self, b, u, Sigma, sigma, seed: int | None, budget: int = 20_000_000) -> np.ndarray:
+        """Exact conditional draws of the effects, ``(S, J, k)`` for ``S`` posterior draws.
+
+        ``b`` is ``(S, p)`` (the population coefficients of the design's columns; None without
+        any), ``u`` ``(S, n_u)`` (the other factors' effects, flattened as in :meth:`loglik`),
+        ``Sigma`` ``(S, k, k)`` and ``sigma`` ``(S,)``.  The per-group right-hand sides
+        ``Z_j'(y_j - mu_j)`` come from cross-products computed once, so no per-row mean is
+        formed: O(S nnz) in all.
+        """
+        J, k = self.ZtZ.shape[:2]
+        S = Sigma.shape[0]
         rng = np.random.default_rng(None if seed is None else [seed, 7927])
-        out = np.empty((Sigma.shape[0], J, k))
-        for start, mu in mu_chunks:
-            stop = start + mu.shape[0]
-            r = self.y - mu
-            B = np.stack([(P @ r.T).T for P in sums], axis=-1)  # (s, J, k)
-            s2 = sigma[start:stop, None, None, None] ** 2
-            M = np.linalg.inv(Sigma[start:stop])[:, None] + self.ZtZ / s2
+        out = np.empty((S, J, k))
+        step = max(1, budget // max(1, J * k * k))
+        cross = self._cross
+        for start in range(0, S, step):
+            sl = slice(start, min(S, start + step))
+            B = np.empty((sl.stop - start, J, k))
+            for a, (Zty, ZtX, ZtA) in enumerate(cross):
+                rhs = Zty - (ZtA @ u[sl].T).T
+                B[..., a] = rhs if ZtX is None else rhs - b[sl] @ ZtX.T
+            s2 = sigma[sl, None, None, None] ** 2
+            M = np.linalg.inv(Sigma[sl])[:, None] + self.ZtZ / s2
             C = np.linalg.inv(M)
             mean = np.einsum("sjab,sjb->sja", C, B) / s2[..., 0]
             L = np.linalg.cholesky(C)
-            out[start:stop] = mean + np.einsum("sjab,sjb->sja", L, rng.standard_normal(mean.shape))
+            out[sl] = mean + np.einsum("sjab,sjb->sja", L, rng.standard_normal(mean.shape))
         return out

@@ -99,35 +99,52 @@ def test_a_covariance_that_is_not_positive_definite_gives_minus_infinity():
 def _rows_problem(k: int, seed: int):
     idx, D, Z, y, _, (theta, Sigma, sigma) = _problem(k, seed)
     rng = np.random.default_rng(seed + 100)
-    mu = D @ theta + rng.normal(size=y.size)  # any per-row mean, e.g. with crossed effects in it
+    eta = D @ theta + rng.normal(size=y.size)  # any per-row population part
     ZtZ = np.zeros((J, k, k))
     np.add.at(ZtZ, idx, Z[:, :, None] * Z[:, None, :])
-    return idx, Z, y, mu, ZtZ, Sigma, sigma
+    # a crossed factor with 7 groups and 2 coefficients (intercept, slope on x), sorted by
+    # group as data often are (the kernel's interleaved sums must not change the result)
+    J2 = 7
+    g2 = np.sort(rng.integers(0, J2, size=y.size))
+    x = rng.normal(size=y.size)
+    others_index = np.stack([g2 * 2, g2 * 2 + 1])
+    others_Z = np.stack([np.ones(y.size), x])
+    u = rng.normal(scale=0.7, size=2 * J2)
+    return idx, Z, y, eta, ZtZ, Sigma, sigma, u, others_index, others_Z
 
 
 @pytest.mark.parametrize("k", [1, 2])
 def test_rows_version_value_gradient_and_numba(k):
-    idx, Z, y, mu, ZtZ, Sigma, sigma = _rows_problem(k, seed=30 + k)
+    idx, Z, y, eta, ZtZ, Sigma, sigma, u, oi, oz = _rows_problem(k, seed=30 + k)
+    A = np.zeros((y.size, u.size))  # the rows' map onto u, dense
+    for q in range(oi.shape[0]):
+        A[np.arange(y.size), oi[q]] += oz[q]
+    mu = eta + A @ u
     V = sigma**2 * np.eye(y.size)
     for j in range(J):
         r = idx == j
         V[np.ix_(r, r)] += Z[r] @ Sigma @ Z[r].T
-    ll, g_mu, g_Sigma, g_sigma = rows_loglik_and_grad_np(mu, Sigma, sigma, y, Z, idx, ZtZ)
+    data = (y, Z, idx, ZtZ, oi, oz)
+    ll, g_eta, g_u, g_Sigma, g_sigma = rows_loglik_and_grad_np(eta, u, Sigma, sigma, *data)
     assert ll == pytest.approx(st.multivariate_normal(mu, V).logpdf(y), rel=1e-10)
-    # the gradient wrt mu is V^{-1}(y - mu) exactly
-    np.testing.assert_allclose(g_mu, np.linalg.solve(V, y - mu), rtol=1e-9, atol=1e-12)
+    # the gradient wrt the row mean is V^{-1}(y - mu) exactly, and wrt u its map back: A'V^{-1}(y - mu)
+    np.testing.assert_allclose(g_eta, np.linalg.solve(V, y - mu), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(g_u, A.T @ np.linalg.solve(V, y - mu), rtol=1e-9, atol=1e-12)
     h = 1e-6
 
     def f(S=Sigma, s=sigma):
-        return rows_loglik_and_grad_np(mu, S, s, y, Z, idx, ZtZ)[0]
+        return rows_loglik_and_grad_np(eta, u, S, s, *data)[0]
 
     assert g_sigma == pytest.approx((f(s=sigma + h) - f(s=sigma - h)) / (2 * h), rel=1e-6)
     E = np.zeros((k, k))
     E[-1, 0] = E[0, -1] = h
     ours = g_Sigma[-1, 0] + (g_Sigma[0, -1] if k > 1 else 0.0)
     assert ours == pytest.approx((f(S=Sigma + E) - f(S=Sigma - E)) / (2 * h), rel=1e-6)
-    m, S, s = pt.dvector("mu"), pt.dmatrix("Sigma"), pt.dscalar("sigma")
-    outs = CollapsedRowsLoglik()(m, S, s, y, Z, idx, ZtZ)
-    fn = pytensor.function([m, S, s], outs, mode="NUMBA")
-    for a, b in zip(fn(mu, Sigma, sigma), (ll, g_mu, g_Sigma, g_sigma), strict=True):
+    e, w, S, s = pt.dvector("eta"), pt.dvector("u"), pt.dmatrix("Sigma"), pt.dscalar("sigma")
+    outs = CollapsedRowsLoglik()(e, w, S, s, *data)
+    fn = pytensor.function([e, w, S, s], outs, mode="NUMBA")
+    for a, b in zip(fn(eta, u, Sigma, sigma), (ll, g_eta, g_u, g_Sigma, g_sigma), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    # no other factors (Q = 0): the same likelihood with their effects moved into eta
+    ll0 = rows_loglik_and_grad_np(mu, np.zeros(0), Sigma, sigma, y, Z, idx, ZtZ, oi[:0], oz[:0])[0]
+    assert ll0 == pytest.approx(ll, rel=1e-12)
