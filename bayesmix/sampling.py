@@ -185,15 +185,21 @@ def convergence_report(idata, rhat_max: float = 1.01, ess_min: float = 400.0) ->
     rhat_max, ess_min : float
         Thresholds (Vehtari et al. 2021 recommend 1.01 and 100 per chain).
     """
-    import arviz as az
+    from .diagnostics import ess_bulk, rhat_rank
 
     post = idata["posterior"].to_dataset()
-    rhat = az.rhat(post)
-    ess = az.ess(post, method="bulk")
+    arrays = []
+    for v in post.data_vars:
+        da = post[v].transpose("chain", "draw", ...)
+        arrays.append(np.asarray(da.values, dtype=float).reshape(da.shape[0], da.shape[1], -1))
+    draws = np.concatenate(arrays, axis=-1) if arrays else np.zeros((1, 1, 0))
     with warnings.catch_warnings():  # one chain: R-hat is undefined (all NaN), reported as NaN
         warnings.simplefilter("ignore", RuntimeWarning)
-        worst_rhat = max((float(np.nanmax(rhat[v].values)) for v in rhat.data_vars), default=np.nan)
-        min_ess = min((float(np.nanmin(ess[v].values)) for v in ess.data_vars), default=np.nan)
+        blocks = range(0, draws.shape[-1], 512)  # bounded memory for thousands of group effects
+        rhat = np.concatenate([rhat_rank(draws[..., i : i + 512]) for i in blocks] or [np.zeros(0)])
+        ess = np.concatenate([ess_bulk(draws[..., i : i + 512]) for i in blocks] or [np.zeros(0)])
+        worst_rhat = float(np.nanmax(rhat)) if rhat.size and not np.all(np.isnan(rhat)) else np.nan
+        min_ess = float(np.nanmin(ess)) if ess.size and not np.all(np.isnan(ess)) else np.nan
     n_div = 0
     if "sample_stats" in idata.children and "diverging" in idata["sample_stats"].data_vars:
         n_div = int(idata["sample_stats"]["diverging"].values.sum())

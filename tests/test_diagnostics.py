@@ -1,0 +1,45 @@
+"""The vectorised convergence diagnostics equal arviz_stats's, parameter by parameter."""
+
+import arviz_stats as azs
+import numpy as np
+import pytest
+
+from bayesmix.diagnostics import ess_bulk, ess_tail, rhat_rank
+
+
+def _draws(seed: int, chains: int = 4, draws: int = 1000) -> np.ndarray:
+    """AR(1) chains with autocorrelations from -0.3 to 0.97, chains that disagree, heavy tails, ties."""
+    rng = np.random.default_rng(seed)
+    phis = [-0.3, 0.0, 0.5, 0.9, 0.97]
+    out = []
+    for phi in phis:
+        e = rng.normal(size=(chains, draws))
+        x = np.empty_like(e)
+        x[:, 0] = e[:, 0]
+        for t in range(1, draws):
+            x[:, t] = phi * x[:, t - 1] + e[:, t]
+        out.append(x)
+    out.append(rng.normal(size=(chains, draws)) + np.arange(chains)[:, None] * 0.3)  # chains disagree
+    out.append(rng.standard_t(2, size=(chains, draws)))
+    out.append(rng.integers(0, 4, size=(chains, draws)).astype(float))  # many ties
+    return np.stack(out, axis=-1)
+
+
+@pytest.mark.parametrize(("seed", "draws"), [(1, 1000), (2, 101), (3, 8)])
+def test_equal_to_arviz_stats(seed, draws):
+    x = _draws(seed, draws=draws)
+    ref_rhat = np.asarray(azs.rhat(x, chain_axis=0, draw_axis=1))
+    ref_ess = np.asarray(azs.ess(x, method="bulk", chain_axis=0, draw_axis=1))
+    np.testing.assert_allclose(rhat_rank(x), ref_rhat, rtol=1e-10)
+    np.testing.assert_allclose(ess_bulk(x), ref_ess, rtol=1e-10)
+    ref_tail = np.asarray(azs.ess(x, method="tail", prob=0.1, chain_axis=0, draw_axis=1))
+    np.testing.assert_allclose(ess_tail(x, 0.1), ref_tail, rtol=1e-10)
+
+
+def test_constant_and_non_finite_parameters():
+    x = _draws(4)[..., :2].copy()
+    x[..., 0] = 1.5
+    x[0, 3, 1] = np.nan
+    assert ess_bulk(x)[0] == x.shape[0] * x.shape[1]
+    assert np.isnan(ess_bulk(x)[1]) and np.isnan(rhat_rank(x)[1])
+    assert np.all(np.isnan(rhat_rank(x[:1])))  # one chain: R-hat undefined
