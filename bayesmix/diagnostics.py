@@ -177,9 +177,3 @@ def ess_bulk(x: np.ndarray) -> np.ndarray:
         The draw count for constant parameters; NaN for non-finite draws or fewer than 4 draws.
     """
     return _ess_checked(x, lambda v: _z_scale(_split(v)))
-    const = ok & _constant(np.where(np.isfinite(x), x, 0.0))
-    out[const] = x.shape[0] * x.shape[1]
-    vary = ok & ~const
-    if vary.any():
-        out[vary] = _ess(_z_scale(_split(x[..., vary])))
-    return out
