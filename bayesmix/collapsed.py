@@ -155,16 +155,17 @@ def draw_group_effects(post, design: Design, built, ss: SuffStats, seed: int | N
 
     Returns an array ``(chain, draw, J, k)``.
     """
-    from .build import INTERNAL_PREFIX, _assemble
+    from .build import INTERNAL_PREFIX
+    from .expand import assemble
 
     f: FactorDesign = design.factors[0]
     icpt = np.asarray(post[f"{INTERNAL_PREFIX}Intercept_c"]) if design.has_intercept else None
     b_s = (
-        _assemble(post, f"{INTERNAL_PREFIX}b" if design.has_intercept else "b", built.parts)
+        assemble(post, f"{INTERNAL_PREFIX}b" if design.has_intercept else "b", built.parts)
         if (built.slope_idx or not design.has_intercept)
         else None
     )
-    sd = _assemble(post, f"sd_{f.name}", built.parts)
+    sd = assemble(post, f"sd_{f.name}", built.parts)
     rho = None
     if len(f.coefs) == 2:
         rho = (

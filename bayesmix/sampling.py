@@ -14,9 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import pymc as pm
 
-from .build import BuiltModel, expand_posterior
+from .build import BuiltModel
 from .design import Design
 from .errors import ConvergenceWarning, SamplingError, argument_error
+from .expand import expand_posterior
 
 __all__ = ["SamplerSettings", "sample", "convergence_report"]
 
@@ -68,7 +69,7 @@ def sample(built: BuiltModel, design: Design, settings: SamplerSettings):
 
     Only the free variables are stored by the engine; the reported ones
     (``b``, ``sd_*``, ``cor_*``, ``r_*``) are computed from them afterwards
-    by :func:`bayesmix.build.expand_posterior`, which keeps the compiled
+    by :func:`bayesmix.expand.expand_posterior`, which keeps the compiled
     function small (quicker to compile) and identical across engines.
 
     Parameters
