@@ -255,8 +255,8 @@ def build_model(
         group effects that slows sampling when there are few, well-measured groups.
 
     collapse : bool
-        Integrate the group effects out (Gaussian, one factor with up to two
-        coefficients; see :mod:`bayesmix.collapsed`); the caller checks
+        Integrate the group effects out (Gaussian; see :mod:`bayesmix.collapsed`
+        for the designs covered); the caller checks
         :func:`bayesmix.collapsed.applies` first.
 
     Returns
@@ -303,20 +303,32 @@ def build_model(
             eta = pt.constant(0.0)
 
         if collapse and partial is None:
-            from .collapsed import NestedStats, SuffStats, marginal_loglik, nested_chain, nested_loglik
+            from .collapsed import (
+                NestedStats,
+                SuffStats,
+                covariance,
+                marginal_loglik,
+                nested_chain,
+                nested_loglik,
+            )
 
             hypers = []
             chain = design.factors if len(design.factors) == 1 else nested_chain(design)
+            Ls = []
             for f in chain:
-                sd, _, cpc = _factor_hyper(f, priors, parts)
+                sd, L, cpc = _factor_hyper(f, priors, parts)
                 rho = cpc[0] if cpc is not None else (pt.constant(0.0) if len(f.coefs) == 2 else None)
                 hypers.append((sd, rho))
+                Ls.append(L)
             sigma = _vector_rv("sigma", [priors["sigma"]], None, True, parts, scalar=True)
             b_all = b_s if design.has_intercept else b
             if len(chain) == 1:
                 ss = SuffStats(design, data["y"], xbar, slope_idx)
                 (sd, rho), icpt_in = hypers[0], (icpt if design.has_intercept else None)
-                loglik = marginal_loglik(icpt_in, b_all, sd, rho, sigma, design, ss.as_graph_inputs())
+                k = len(chain[0].coefs)
+                # k <= 2: closed-form entries (a smaller graph, quicker to compile); else sd L L' sd
+                Sigma = covariance(sd, rho, k) if k <= 2 else covariance_matrix(sd, Ls[0], pt)
+                loglik = marginal_loglik(icpt_in, b_all, Sigma, sigma, design, ss.as_graph_inputs())
             else:
                 ss = NestedStats(design, data["y"], xbar, slope_idx, chain)
                 if design.has_intercept:

@@ -1,7 +1,7 @@
 """Collapsed Gaussian sampling: integrate the group effects out, draw them back afterwards.
 
-For a Gaussian model with one grouping factor of ``k <= 2`` varying
-coefficients (nested factors and crossed factors: see the end of this module), ``y_j = D_j theta + Z_j u_j + e_j`` with ``u_j ~ N(0, Sigma)`` and
+For a Gaussian model with one grouping factor of ``k`` varying coefficients
+(nested factors and crossed factors: see the end of this module), ``y_j = D_j theta + Z_j u_j + e_j`` with ``u_j ~ N(0, Sigma)`` and
 ``e_j ~ N(0, sigma^2 I)``, the marginal likelihood of ``theta, Sigma, sigma`` is,
 with ``b_j = Z_j' (y_j - D_j theta)`` and ``M_j = Sigma^{-1} + Z_j'Z_j / sigma^2``
 (Woodbury and the matrix determinant lemma)::
@@ -12,8 +12,8 @@ with ``b_j = Z_j' (y_j - D_j theta)`` and ``M_j = Sigma^{-1} + Z_j'Z_j / sigma^2
 All of it comes from per-group sufficient statistics (``Z_j'Z_j``, ``Z_j'D_j``,
 ``Z_j'y_j``) and global ones (``D'D``, ``D'y``, ``y'y``), so a gradient costs
 O(J k^2 p), not O(N).  In the model graph it is one Op with its own gradient
-(:mod:`bayesmix.collapsed_op`), which keeps the compile short; the closed-form
-2 x 2 algebra below serves the exact draws of the group effects.  NUTS samples only the
+(:mod:`bayesmix.collapsed_op`), which keeps the compile short; closed-form
+2 x 2 algebra (batched linear algebra for k > 2) serves the exact draws of the group effects.  NUTS samples only the
 population effects, SDs, correlation and sigma; for every posterior draw the
 group effects are then drawn exactly from their conditional posterior
 ``u_j ~ N(M_j^{-1} b_j / sigma^2, M_j^{-1})``, so ``ranef()``, ``coef()`` and
@@ -34,6 +34,7 @@ __all__ = [
     "applies",
     "marginal_loglik",
     "draw_group_effects",
+    "conditional_draws",
     "SuffStats",
     "NestedStats",
     "nested_loglik",
@@ -49,11 +50,15 @@ def applies(design: Design, family) -> tuple[bool, str]:
         return False, "no population-level terms"
     if not design.factors:
         return False, "no grouping factors"
-    if len(design.factors) > 1 and nested_chain(design) is None:
-        return True, ""  # crossed: the largest factor is integrated out given the others
+    if len(design.factors) == 1:
+        return True, ""  # one factor: any number of varying coefficients
+    if nested_chain(design) is None:
+        return True, ""  # crossed: one factor is integrated out given the others
     for f in design.factors:
         if len(f.coefs) > 2:
-            return False, f"{len(f.coefs)} varying coefficients for {f.name} (collapsing covers up to 2)"
+            return False, (
+                f"{len(f.coefs)} varying coefficients for {f.name} (collapsing nested factors covers up to 2)"
+            )
     return True, ""
 
 
@@ -139,15 +144,39 @@ def covariance(sd, rho, k: int):
     return pt.stack([pt.stack([s1**2, c]), pt.stack([c, s2**2])])
 
 
-def marginal_loglik(icpt, b_s, sd, rho, sigma, design: Design, ss: SuffStats):
+def marginal_loglik(icpt, b_s, Sigma, sigma, design: Design, ss: SuffStats):
     """The collapsed log likelihood as a PyTensor scalar (``ss`` from :meth:`SuffStats.as_graph_inputs`).
 
-    One Op with its own gradient (:mod:`bayesmix.collapsed_op`) computes it.
+    One Op with its own gradient (:mod:`bayesmix.collapsed_op`) computes it, for any
+    number of coefficients; ``Sigma`` is their covariance (k x k).
     """
     from .collapsed_op import collapsed_loglik
 
     theta = _theta(icpt, b_s, design, pt)
-    return collapsed_loglik(theta, covariance(sd, rho, ss.k), sigma, ss)
+    return collapsed_loglik(theta, Sigma, sigma, ss)
+
+
+def conditional_draws(Sigma, sigma, ZtZ, rhs, rng, budget: int = 20_000_000) -> np.ndarray:
+    """Draws ``u_j ~ N(C_j b_j / sigma^2, C_j)``, ``C_j = (Sigma^{-1} + Z_j'Z_j / sigma^2)^{-1}``.
+
+    The conditional posterior of group effects given everything else, for ``S``
+    posterior draws at once (in chunks of draws bounded by ``budget`` numbers).
+    ``Sigma`` is ``(S, k, k)``, ``sigma`` ``(S,)``, ``ZtZ`` ``(J, k, k)`` and ``rhs(sl)``
+    returns ``b_j = Z_j'(y_j - mu_j)`` for the draws in slice ``sl``, shape ``(s, J, k)``.
+    Returns ``(S, J, k)``.
+    """
+    J, k = ZtZ.shape[:2]
+    S = Sigma.shape[0]
+    out = np.empty((S, J, k))
+    step = max(1, budget // max(1, J * k * k))
+    for start in range(0, S, step):
+        sl = slice(start, min(S, start + step))
+        s2 = sigma[sl, None, None, None] ** 2
+        C = np.linalg.inv(np.linalg.inv(Sigma[sl])[:, None] + ZtZ / s2)
+        mean = np.einsum("sjab,sjb->sja", C, rhs(sl)) / s2[..., 0]
+        L = np.linalg.cholesky(C)
+        out[sl] = mean + np.einsum("sjab,sjb->sja", L, rng.standard_normal(mean.shape))
+    return out
 
 
 def draw_group_effects(post, design: Design, built, ss: SuffStats, seed: int | None) -> np.ndarray:
@@ -166,6 +195,8 @@ def draw_group_effects(post, design: Design, built, ss: SuffStats, seed: int | N
         else None
     )
     sd = assemble(post, f"sd_{f.name}", built.parts)
+    if len(f.coefs) > 2:
+        return _draw_any_k(post, design, f, sd, _theta(icpt, b_s, design, np), ss, seed)
     rho = None
     if len(f.coefs) == 2:
         rho = (
@@ -192,6 +223,24 @@ def draw_group_effects(post, design: Design, built, ss: SuffStats, seed: int | N
     l21 = c12 / l11
     l22 = np.sqrt(np.maximum(c22 - l21**2, 0.0))
     return np.stack([mean0 + l11 * eps[..., 0], mean1 + l21 * eps[..., 0] + l22 * eps[..., 1]], axis=-1)
+
+
+def _draw_any_k(post, design: Design, f: FactorDesign, sd, theta, ss: SuffStats, seed) -> np.ndarray:
+    """:func:`draw_group_effects` for more than two coefficients (batched linear algebra)."""
+    from .build import INTERNAL_PREFIX, cholesky_from_cpc, covariance_matrix
+
+    shape = sd.shape[:-1]
+    S = int(np.prod(shape))
+    L = None
+    if f.cor_pairs():
+        L = cholesky_from_cpc(2.0 * np.asarray(post[f"{INTERNAL_PREFIX}cpc_{f.name}"]) - 1.0, f, np)
+        L = L.reshape(S, *L.shape[-2:])
+    Sigma = covariance_matrix(sd.reshape(S, -1), L, np)
+    theta = theta.reshape(S, -1)
+    sigma = np.asarray(post["sigma"]).reshape(S)
+    rng = np.random.default_rng(None if seed is None else [seed, 7919])
+    draws = conditional_draws(Sigma, sigma, ss.ZtZ, lambda sl: _b(theta[sl], ss, np), rng)
+    return draws.reshape(shape + draws.shape[1:])
 
 
 # ------------------------------------------------------------------------------- nested factors
@@ -554,22 +603,14 @@ class RowsCollapse:
         ``Z_j'(y_j - mu_j)`` come from cross-products computed once, so no per-row mean is
         formed: O(S nnz) in all.
         """
-        J, k = self.ZtZ.shape[:2]
-        S = Sigma.shape[0]
-        rng = np.random.default_rng(None if seed is None else [seed, 7927])
-        out = np.empty((S, J, k))
-        step = max(1, budget // max(1, J * k * k))
         cross = self._cross
-        for start in range(0, S, step):
-            sl = slice(start, min(S, start + step))
-            B = np.empty((sl.stop - start, J, k))
+
+        def rhs(sl):
+            B = np.empty((sl.stop - sl.start, *self.ZtZ.shape[:2]))
             for a, (Zty, ZtX, ZtA) in enumerate(cross):
-                rhs = Zty - (ZtA @ u[sl].T).T
-                B[..., a] = rhs if ZtX is None else rhs - b[sl] @ ZtX.T
-            s2 = sigma[sl, None, None, None] ** 2
-            M = np.linalg.inv(Sigma[sl])[:, None] + self.ZtZ / s2
-            C = np.linalg.inv(M)
-            mean = np.einsum("sjab,sjb->sja", C, B) / s2[..., 0]
-            L = np.linalg.cholesky(C)
-            out[sl] = mean + np.einsum("sjab,sjb->sja", L, rng.standard_normal(mean.shape))
-        return out
+                r = Zty - (ZtA @ u[sl].T).T
+                B[..., a] = r if ZtX is None else r - b[sl] @ ZtX.T
+            return B
+
+        rng = np.random.default_rng(None if seed is None else [seed, 7927])
+        return conditional_draws(Sigma, sigma, self.ZtZ, rhs, rng, budget)

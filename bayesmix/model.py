@@ -199,8 +199,9 @@ class Model:
         collapse : "auto", bool
             Integrate the group effects out and sample only the population effects,
             SDs, correlations and sigma, then draw the group effects exactly from
-            their conditional posterior (Gaussian family, one grouping factor with up
-            to two varying coefficients).  ``"auto"``: whenever it applies.
+            their conditional posterior (Gaussian family: one grouping factor with any
+            number of varying coefficients, nested factors with up to two each, crossed
+            factors one of them).  ``"auto"``: whenever it applies.
         check : bool
             Warn (:class:`~bayesmix.ConvergenceWarning`) on divergences, R-hat > 1.01
             or bulk ESS < 400.

@@ -32,10 +32,9 @@ def _stats(draws: np.ndarray, prob: float = 0.95, diagnostics: bool = True) -> d
     if diagnostics:
         # arviz_stats's estimators computed for all parameters at once (equal to 1e-10; see
         # bayesmix.diagnostics): thousands of group effects take a second, not minutes
-        from .diagnostics import ess_bulk, ess_tail, rhat_rank
+        from .diagnostics import ess_tail, rhat_and_ess_bulk
 
-        out["rhat"] = rhat_rank(draws)
-        out["ess_bulk"] = ess_bulk(draws)
+        out["rhat"], out["ess_bulk"] = rhat_and_ess_bulk(draws)
         out["ess_tail"] = ess_tail(draws, prob=0.1)
     return out
 

@@ -186,7 +186,7 @@ def convergence_report(idata, rhat_max: float = 1.01, ess_min: float = 400.0) ->
     rhat_max, ess_min : float
         Thresholds (Vehtari et al. 2021 recommend 1.01 and 100 per chain).
     """
-    from .diagnostics import ess_bulk, rhat_rank
+    from .diagnostics import rhat_and_ess_bulk
 
     post = idata["posterior"].to_dataset()
     arrays = []
@@ -197,8 +197,9 @@ def convergence_report(idata, rhat_max: float = 1.01, ess_min: float = 400.0) ->
     with warnings.catch_warnings():  # one chain: R-hat is undefined (all NaN), reported as NaN
         warnings.simplefilter("ignore", RuntimeWarning)
         blocks = range(0, draws.shape[-1], 512)  # bounded memory for thousands of group effects
-        rhat = np.concatenate([rhat_rank(draws[..., i : i + 512]) for i in blocks] or [np.zeros(0)])
-        ess = np.concatenate([ess_bulk(draws[..., i : i + 512]) for i in blocks] or [np.zeros(0)])
+        pairs = [rhat_and_ess_bulk(draws[..., i : i + 512]) for i in blocks]
+        rhat = np.concatenate([r for r, _ in pairs] or [np.zeros(0)])
+        ess = np.concatenate([e for _, e in pairs] or [np.zeros(0)])
         worst_rhat = float(np.nanmax(rhat)) if rhat.size and not np.all(np.isnan(rhat)) else np.nan
         min_ess = float(np.nanmin(ess)) if ess.size and not np.all(np.isnan(ess)) else np.nan
     n_div = 0

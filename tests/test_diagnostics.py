@@ -4,7 +4,7 @@ import arviz_stats as azs
 import numpy as np
 import pytest
 
-from bayesmix.diagnostics import ess_bulk, ess_tail, rhat_rank
+from bayesmix.diagnostics import ess_bulk, ess_tail, rhat_and_ess_bulk, rhat_rank
 
 
 def _draws(seed: int, chains: int = 4, draws: int = 1000) -> np.ndarray:
@@ -32,6 +32,9 @@ def test_equal_to_arviz_stats(seed, draws):
     ref_ess = np.asarray(azs.ess(x, method="bulk", chain_axis=0, draw_axis=1))
     np.testing.assert_allclose(rhat_rank(x), ref_rhat, rtol=1e-10)
     np.testing.assert_allclose(ess_bulk(x), ref_ess, rtol=1e-10)
+    both = rhat_and_ess_bulk(x)
+    np.testing.assert_allclose(both[0], ref_rhat, rtol=1e-10)
+    np.testing.assert_allclose(both[1], ref_ess, rtol=1e-10)
     ref_tail = np.asarray(azs.ess(x, method="tail", prob=0.1, chain_axis=0, draw_axis=1))
     np.testing.assert_allclose(ess_tail(x, 0.1), ref_tail, rtol=1e-10)
 
