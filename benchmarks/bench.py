@@ -349,7 +349,67 @@ def write_results(rows: list[dict], path: Path, header: str) -> None:
                     f"| {model} | {peer} | {p['wall'] / r['wall']:.2f} | "
                     f"{(r['min_ess'] / r['sampling']) / (p['min_ess'] / p['sampling']):.2f} |"
                 )
+    lines += targets_section(rows)
     path.write_text("\n".join(lines) + "\n")
+    path.with_suffix(".json").write_text(json.dumps({"header": header, "rows": rows}, indent=1) + "\n")
+
+
+#: issue 5's targets: (model, check, what is compared)
+TARGETS = {
+    "sleepstudy": "small",
+    "radon_uranium_slope": "small",
+    "insteval_crossed": "large",
+}
+
+
+def targets_section(rows: list[dict]) -> list[str]:
+    """Each target of issue 5 for the models in ``rows``: the figure, the bound, met or by how much missed."""
+    by = {(r["model"], r["system"], r.get("cache")): r for r in rows if "error" not in r}
+    out = []
+    for model, kind in TARGETS.items():
+        warm, cold = by.get((model, "bayesmix", "warm")), by.get((model, "bayesmix", "cold"))
+        bambi = by.get((model, "bambi", "warm"))
+        if warm is None:
+            continue
+        checks = []  # (what, value, bound, higher_is_better, unit)
+        if kind == "small":
+            if cold is not None:
+                checks.append(("end to end, empty cache", cold["wall"], 30.0, False, " s"))
+            checks.append(("end to end, warm cache", warm["wall"], 8.0, False, " s"))
+            runs = [r for r in (cold, warm) if r is not None]
+            checks.append(("min bulk ESS", min(r["min_ess"] for r in runs), 2000.0, True, ""))
+            if bambi is not None:
+                ratio = (warm["min_ess"] / warm["sampling"]) / (bambi["min_ess"] / bambi["sampling"])
+                checks.append(("min-ESS per second of sampling / bambi's", ratio, 3.0, True, "x"))
+            checks.append(("max R-hat", max(r["max_rhat"] for r in runs), 1.01, False, ""))
+        else:
+            checks.append(("min bulk ESS", warm["min_ess"], 400.0, True, ""))
+            checks.append(("max R-hat", warm["max_rhat"], 1.01, False, ""))
+            if bambi is not None:
+                checks.append(("end to end / bambi's", warm["wall"] / bambi["wall"], 0.5, False, "x"))
+            checks.append(("peak memory", warm["peak_mb"] / 1000, 2.0, False, " GB"))
+        for what, value, bound, higher, unit in checks:
+            ok = value >= bound if higher else value <= bound
+            nd = 3 if bound < 2 and not unit else (2 if unit == "x" or unit == " GB" else 1 if unit else 0)
+            status = (
+                "met" if ok else f"missed by {abs(value - bound):.{nd}f}{unit} ({abs(value / bound - 1):.0%})"
+            )
+            out.append(
+                f"| {model} | {what} | {value:.{nd}f}{unit} | {'>=' if higher else '<='} {bound:g}{unit} | {status} |"
+            )
+    if not out:
+        return []
+    return [
+        "",
+        "## Targets (issue 5)",
+        "",
+        "Computed from the rows above. What bounds a missed target (profiles, things tried) is in",
+        "`benchmarks/README.md`.",
+        "",
+        "| model | target | bayesmix | bound | status |",
+        "|---|---|---|---|---|",
+        *out,
+    ]
 
 
 def main() -> int:
