@@ -178,7 +178,10 @@ class Model:
         draws, tune, chains : int
             Draws kept per chain, tuning steps per chain, number of chains.
         seed : int, optional
-            The same seed gives the same draws.
+            The same seed gives the same draws on the same machine and compile-cache
+            state.  A run that compiles from an empty cache and one that loads the
+            cached code have been seen to give different (equally valid) draws; the
+            cause is not yet known (``benchmarks/README.md``, session 4).
         target_accept : float, optional
             NUTS target acceptance rate; raise it (0.95-0.99) after divergences.  By
             default 0.8 (as brms) when the group effects are integrated out and 0.9
