@@ -179,7 +179,9 @@ def conditional_draws(Sigma, sigma, ZtZ, rhs, rng, budget: int = 20_000_000) -> 
     return out
 
 
-def draw_group_effects(post, design: Design, built, ss: SuffStats, seed: int | None) -> np.ndarray:
+def draw_group_effects(
+    post, design: Design, built, ss: SuffStats, seed: int | None, budget: int = 4_000_000
+) -> np.ndarray:
     """Exact draws of the group effects from their conditional posterior, one per posterior draw.
 
     Returns an array ``(chain, draw, J, k)``.
@@ -206,9 +208,23 @@ def draw_group_effects(post, design: Design, built, ss: SuffStats, seed: int | N
         )
     sigma2 = np.asarray(post["sigma"]) ** 2
     theta = _theta(icpt, b_s, design, np)
-    b = _b(theta, ss, np)  # (C, D, J, k)
-    M, _ = _precision(sd, rho, ss, sigma2, np)
+    shape, S = sigma2.shape, sigma2.size
+    J, k = ss.ZtZ.shape[:2]
+    theta, sd, sigma2 = theta.reshape(S, -1), sd.reshape(S, -1), sigma2.reshape(S)
+    rho = None if rho is None else rho.reshape(S)
     rng = np.random.default_rng(None if seed is None else [seed, 7919])
+    out = np.empty((S, J, k))
+    step = max(1, budget // (J * k))  # draws per chunk: bounded memory for many groups
+    for start in range(0, S, step):
+        sl = slice(start, min(S, start + step))
+        out[sl] = _closed_form_draws(theta[sl], sd[sl], None if rho is None else rho[sl], sigma2[sl], ss, rng)
+    return out.reshape(shape + (J, k))
+
+
+def _closed_form_draws(theta, sd, rho, sigma2, ss: SuffStats, rng) -> np.ndarray:
+    """Conditional draws for ``s`` posterior draws at once, k = 1 or 2: ``(s, J, k)``."""
+    b = _b(theta, ss, np)  # (s, J, k)
+    M, _ = _precision(sd, rho, ss, sigma2, np)
     eps = rng.standard_normal(b.shape)
     if len(M) == 1:
         (m11,) = M
