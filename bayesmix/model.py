@@ -180,8 +180,10 @@ class Model:
         seed : int, optional
             The same seed gives the same draws on the same machine and compile-cache
             state.  A run that compiles from an empty cache and one that loads the
-            cached code have been seen to give different (equally valid) draws; the
-            cause is not yet known (``benchmarks/README.md``, session 4).
+            cached code give different (equally valid) draws: PyTensor compiles with
+            numba's fast-math flags, under which the two builds round differently in
+            the last bits.  With ``PYTENSOR_FLAGS=numba__fastmath=False`` they agree
+            bit for bit (``benchmarks/README.md``, session 4).
         target_accept : float, optional
             NUTS target acceptance rate; raise it (0.95-0.99) after divergences.  By
             default 0.8 (as brms) when the group effects are integrated out and 0.9
