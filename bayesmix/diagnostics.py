@@ -64,29 +64,6 @@ def _constant(x: np.ndarray) -> np.ndarray:
     return (x.max(axis=(0, 1)) - x.min(axis=(0, 1))) < np.finfo(float).resolution
 
 
-def rhat_rank(x: np.ndarray) -> np.ndarray:
-    """Rank-normalised split R-hat (the larger of bulk and folded) per parameter.
-
-    Parameters
-    ----------
-    x : ndarray, shape (chain, draw, n)
-
-    Returns
-    -------
-    ndarray, shape (n,)
-        NaN for parameters with non-finite draws, fewer than 2 chains or 4 draws.
-    """
-    x = np.asarray(x, dtype=float)
-    out = np.full(x.shape[-1], np.nan)
-    ok = np.all(np.isfinite(x), axis=(0, 1))
-    if x.shape[0] < 2 or x.shape[1] < 4 or not ok.any():
-        return out
-    s = _split(x[..., ok])
-    folded = np.abs(s - np.median(s.reshape(-1, s.shape[-1]), axis=0))
-    out[ok] = np.maximum(_rhat(_z_scale(s)), _rhat(_z_scale(folded)))
-    return out
-
-
 def _autocov(x: np.ndarray) -> np.ndarray:
     """Autocovariance along axis 1 (all lags, divided by the draw count), via FFT."""
     from scipy.fft import irfft, next_fast_len, rfft
@@ -147,20 +124,85 @@ def _ess(x: np.ndarray) -> np.ndarray:
     return ess
 
 
-def _ess_checked(x: np.ndarray, transform) -> np.ndarray:
-    """ESS of ``transform(draws)`` per parameter; the draw count where that is constant."""
-    x = np.asarray(x, dtype=float)
-    out = np.full(x.shape[-1], np.nan)
-    ok = np.all(np.isfinite(x), axis=(0, 1))
-    if x.shape[1] < 4 or not ok.any():
-        return out
-    y = transform(x[..., ok])
+def _ess_or_size(y: np.ndarray) -> np.ndarray:
+    """ESS per parameter of transformed draws ``y``; their draw count where ``y`` is constant."""
     const = _constant(y)
-    res = np.full(y.shape[-1], float(y.shape[0] * y.shape[1]))
+    out = np.full(y.shape[-1], float(y.shape[0] * y.shape[1]))
     if (~const).any():
-        res[~const] = _ess(y[..., ~const])
-    out[ok] = res
+        out[~const] = _ess(y[..., ~const])
     return out
+
+
+def _finite(x: np.ndarray) -> np.ndarray:
+    """Parameters whose draws are all finite, when there are at least 4 draws (else none)."""
+    ok = np.all(np.isfinite(x), axis=(0, 1))
+    return ok & (x.shape[1] >= 4)
+
+
+def _in_blocks(fn, x: np.ndarray, *args):
+    """``fn`` over blocks of 512 parameters (bounded memory for thousands of group effects),
+    its outputs (an array or a tuple of arrays, one value per parameter) joined."""
+    x = np.asarray(x, dtype=float)
+    parts = [fn(x[..., i : i + 512], *args) for i in range(0, x.shape[-1], 512)] or [fn(x, *args)]
+    if isinstance(parts[0], tuple):
+        return tuple(np.concatenate(p) for p in zip(*parts, strict=True))
+    return np.concatenate(parts)
+
+
+def _rhat_and_ess_bulk(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    n = x.shape[-1]
+    rhat, ess = np.full(n, np.nan), np.full(n, np.nan)
+    ok = _finite(x)
+    if not ok.any():
+        return rhat, ess
+    split = _split(x[..., ok])
+    z = _z_scale(split)
+    if x.shape[0] >= 2:
+        folded = np.abs(split - np.median(split.reshape(-1, split.shape[-1]), axis=0))
+        rhat[ok] = np.maximum(_rhat(z), _rhat(_z_scale(folded)))
+    ess[ok] = _ess_or_size(z)
+    return rhat, ess
+
+
+def _ess_tail(x: np.ndarray, prob: float) -> np.ndarray:
+    out = np.full(x.shape[-1], np.nan)
+    ok = _finite(x)
+    if not ok.any():
+        return out
+    v = x[..., ok]
+    ess = []
+    for p in sorted((prob, 1.0 - prob)):
+        q = np.quantile(v.reshape(-1, v.shape[-1]), p, axis=0)
+        ess.append(_ess_or_size(_split((v <= q).astype(float))))
+    out[ok] = np.minimum(*ess)
+    return out
+
+
+def rhat_and_ess_bulk(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rank-normalised split R-hat (the larger of bulk and folded) and bulk ESS per parameter,
+    sharing the rank-normalised split draws.
+
+    Parameters
+    ----------
+    x : ndarray, shape (chain, draw, n)
+
+    Returns
+    -------
+    rhat, ess : ndarray, shape (n,)
+        NaN for parameters with non-finite draws or fewer than 4 draws, and R-hat NaN with
+        one chain; the ESS of a constant parameter is its draw count.
+    """
+    return _in_blocks(_rhat_and_ess_bulk, x)
+
+
+def rhat_rank(x: np.ndarray) -> np.ndarray:
+    """Rank-normalised split R-hat per parameter (see :func:`rhat_and_ess_bulk`)."""
+    return rhat_and_ess_bulk(x)[0]
+
+
+def ess_bulk(x: np.ndarray) -> np.ndarray:
+    """Bulk effective sample size per parameter (see :func:`rhat_and_ess_bulk`)."""
+    return rhat_and_ess_bulk(x)[1]
 
 
 def ess_tail(x: np.ndarray, prob: float = 0.1) -> np.ndarray:
@@ -172,54 +214,4 @@ def ess_tail(x: np.ndarray, prob: float = 0.1) -> np.ndarray:
     x : ndarray, shape (chain, draw, n)
     prob : float
     """
-    lo, hi = sorted((prob, 1.0 - prob))
-
-    def indicator(p):
-        def f(v):
-            q = np.quantile(v.reshape(-1, v.shape[-1]), p, axis=0)
-            return _split((v <= q).astype(float))
-
-        return f
-
-    return np.minimum(_ess_checked(x, indicator(lo)), _ess_checked(x, indicator(hi)))
-
-
-def ess_bulk(x: np.ndarray) -> np.ndarray:
-    """Bulk effective sample size (split chains, rank-normalised) per parameter.
-
-    Parameters
-    ----------
-    x : ndarray, shape (chain, draw, n)
-
-    Returns
-    -------
-    ndarray, shape (n,)
-        The draw count for constant parameters; NaN for non-finite draws or fewer than 4 draws.
-    """
-    return _ess_checked(x, lambda v: _z_scale(_split(v)))
-
-
-def rhat_and_ess_bulk(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`rhat_rank` and :func:`ess_bulk` together, sharing the rank-normalised split draws.
-
-    Parameters
-    ----------
-    x : ndarray, shape (chain, draw, n)
-    """
-    x = np.asarray(x, dtype=float)
-    n = x.shape[-1]
-    rhat, ess = np.full(n, np.nan), np.full(n, np.nan)
-    ok = np.all(np.isfinite(x), axis=(0, 1))
-    if x.shape[1] < 4 or not ok.any():
-        return rhat, ess
-    split = _split(x[..., ok])
-    z = _z_scale(split)
-    if x.shape[0] >= 2:
-        folded = np.abs(split - np.median(split.reshape(-1, split.shape[-1]), axis=0))
-        rhat[ok] = np.maximum(_rhat(z), _rhat(_z_scale(folded)))
-    const = _constant(z)
-    res = np.full(z.shape[-1], float(z.shape[0] * z.shape[1]))
-    if (~const).any():
-        res[~const] = _ess(z[..., ~const])
-    ess[ok] = res
-    return rhat, ess
+    return _in_blocks(_ess_tail, x, prob)

@@ -22,6 +22,7 @@ from .build import (
     covariance_matrix,
     group_effects,
 )
+from .collapsed import RowsCollapse
 from .design import Design, FactorDesign
 
 __all__ = ["expand_posterior", "assemble"]
@@ -109,7 +110,7 @@ def expand_posterior(
     out = {}
     coords = {"chain": post["chain"].values, "draw": post["draw"].values, **design.coords()}
     p = built.parts
-    rows = built.collapsed if type(built.collapsed).__name__ == "RowsCollapse" else None
+    rows = built.collapsed if isinstance(built.collapsed, RowsCollapse) else None
     collapsed_r = (
         _collapsed_draws(post, design, built, seed) if built.collapsed is not None and not rows else {}
     )

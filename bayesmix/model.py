@@ -342,7 +342,7 @@ class Fit:
         if not self.collapsed:
             return None
         rows = self.model.built_collapsed.collapsed
-        if type(rows).__name__ == "RowsCollapse":
+        if isinstance(rows, collapsed.RowsCollapse):
             return f"{rows.factor} effects (given the other factors')"
         return "group effects"
 

@@ -34,11 +34,8 @@ def _stats(draws: np.ndarray, prob: float = 0.95, diagnostics: bool = True) -> d
         # bayesmix.diagnostics): thousands of group effects take a second, not minutes
         from .diagnostics import ess_tail, rhat_and_ess_bulk
 
-        blocks = [draws[..., i : i + 512] for i in range(0, draws.shape[-1], 512)]  # bounded memory
-        pairs = [rhat_and_ess_bulk(d) for d in blocks]
-        out["rhat"] = np.concatenate([r for r, _ in pairs] or [np.zeros(0)])
-        out["ess_bulk"] = np.concatenate([e for _, e in pairs] or [np.zeros(0)])
-        out["ess_tail"] = np.concatenate([ess_tail(d, prob=0.1) for d in blocks] or [np.zeros(0)])
+        out["rhat"], out["ess_bulk"] = rhat_and_ess_bulk(draws)
+        out["ess_tail"] = ess_tail(draws, prob=0.1)
     return out
 
 

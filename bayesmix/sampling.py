@@ -196,10 +196,7 @@ def convergence_report(idata, rhat_max: float = 1.01, ess_min: float = 400.0) ->
     draws = np.concatenate(arrays, axis=-1) if arrays else np.zeros((1, 1, 0))
     with warnings.catch_warnings():  # one chain: R-hat is undefined (all NaN), reported as NaN
         warnings.simplefilter("ignore", RuntimeWarning)
-        blocks = range(0, draws.shape[-1], 512)  # bounded memory for thousands of group effects
-        pairs = [rhat_and_ess_bulk(draws[..., i : i + 512]) for i in blocks]
-        rhat = np.concatenate([r for r, _ in pairs] or [np.zeros(0)])
-        ess = np.concatenate([e for _, e in pairs] or [np.zeros(0)])
+        rhat, ess = rhat_and_ess_bulk(draws)  # in blocks of parameters: bounded memory
         worst_rhat = float(np.nanmax(rhat)) if rhat.size and not np.all(np.isnan(rhat)) else np.nan
         min_ess = float(np.nanmin(ess)) if ess.size and not np.all(np.isnan(ess)) else np.nan
     n_div = 0

@@ -354,7 +354,7 @@ def write_results(rows: list[dict], path: Path, header: str) -> None:
     path.with_suffix(".json").write_text(json.dumps({"header": header, "rows": rows}, indent=1) + "\n")
 
 
-#: issue 5's targets: (model, check, what is compared)
+#: models with issue 5 targets: "small" (sleepstudy-like targets) or "large" (InstEval's)
 TARGETS = {
     "sleepstudy": "small",
     "radon_uranium_slope": "small",
@@ -371,26 +371,25 @@ def targets_section(rows: list[dict]) -> list[str]:
         bambi = by.get((model, "bambi", "warm"))
         if warm is None:
             continue
-        checks = []  # (what, value, bound, higher_is_better, unit)
+        checks = []  # (what, value, bound, higher_is_better, unit, decimals)
         if kind == "small":
             if cold is not None:
-                checks.append(("end to end, empty cache", cold["wall"], 30.0, False, " s"))
-            checks.append(("end to end, warm cache", warm["wall"], 8.0, False, " s"))
+                checks.append(("end to end, empty cache", cold["wall"], 30.0, False, " s", 1))
+            checks.append(("end to end, warm cache", warm["wall"], 8.0, False, " s", 1))
             runs = [r for r in (cold, warm) if r is not None]
-            checks.append(("min bulk ESS", min(r["min_ess"] for r in runs), 2000.0, True, ""))
+            checks.append(("min bulk ESS", min(r["min_ess"] for r in runs), 2000.0, True, "", 0))
             if bambi is not None:
                 ratio = (warm["min_ess"] / warm["sampling"]) / (bambi["min_ess"] / bambi["sampling"])
-                checks.append(("min-ESS per second of sampling / bambi's", ratio, 3.0, True, "x"))
-            checks.append(("max R-hat", max(r["max_rhat"] for r in runs), 1.01, False, ""))
+                checks.append(("min-ESS per second of sampling / bambi's", ratio, 3.0, True, "x", 2))
+            checks.append(("max R-hat", max(r["max_rhat"] for r in runs), 1.01, False, "", 3))
         else:
-            checks.append(("min bulk ESS", warm["min_ess"], 400.0, True, ""))
-            checks.append(("max R-hat", warm["max_rhat"], 1.01, False, ""))
+            checks.append(("min bulk ESS", warm["min_ess"], 400.0, True, "", 0))
+            checks.append(("max R-hat", warm["max_rhat"], 1.01, False, "", 3))
             if bambi is not None:
-                checks.append(("end to end / bambi's", warm["wall"] / bambi["wall"], 0.5, False, "x"))
-            checks.append(("peak memory", warm["peak_mb"] / 1000, 2.0, False, " GB"))
-        for what, value, bound, higher, unit in checks:
+                checks.append(("end to end / bambi's", warm["wall"] / bambi["wall"], 0.5, False, "x", 2))
+            checks.append(("peak memory", warm["peak_mb"] / 1000, 2.0, False, " GB", 2))
+        for what, value, bound, higher, unit, nd in checks:
             ok = value >= bound if higher else value <= bound
-            nd = 3 if bound < 2 and not unit else (2 if unit == "x" or unit == " GB" else 1 if unit else 0)
             status = (
                 "met" if ok else f"missed by {abs(value - bound):.{nd}f}{unit} ({abs(value / bound - 1):.0%})"
             )
