@@ -26,6 +26,7 @@ import warnings
 from uuid import uuid4
 
 import numpy as np
+import pytensor
 
 __all__ = ["compile_nutpie", "structure_key"]
 
@@ -162,6 +163,13 @@ def _rebind(compiled, model):
 
 
 def _compile(model, var_names):
+    # Fast-math off: with it, a process that compiled a function and one that loaded it from
+    # numba's disk cache drew different last bits for the same seed.
+    with pytensor.config.change_flags(numba__fastmath=False):
+        return _compile_cached_or_plain(model, var_names)
+
+
+def _compile_cached_or_plain(model, var_names):
     import nutpie
 
     try:

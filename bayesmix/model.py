@@ -178,12 +178,10 @@ class Model:
         draws, tune, chains : int
             Draws kept per chain, tuning steps per chain, number of chains.
         seed : int, optional
-            The same seed gives the same draws on the same machine and compile-cache
-            state.  A run that compiles from an empty cache and one that loads the
-            cached code give different (equally valid) draws: PyTensor compiles with
-            numba's fast-math flags, under which the two builds round differently in
-            the last bits.  With ``PYTENSOR_FLAGS=numba__fastmath=False`` they agree
-            bit for bit (``benchmarks/README.md``, session 4).
+            The same seed gives the same draws on the same machine, whether the model
+            is compiled afresh or loaded from the compile cache (bayesmix compiles
+            without numba's fast-math flags, under which the two builds rounded
+            differently in the last bits).
         target_accept : float, optional
             NUTS target acceptance rate; raise it (0.95-0.99) after divergences.  By
             default 0.8 (as brms) when the group effects are integrated out and 0.9

@@ -16,18 +16,26 @@ from _util import quiet_fit
 import bayesmix as bm
 from bayesmix.collapsed import applies
 
+# The third element: whether the collapsed fit's hyperparameters must mix better than the full
+# fit's.  Where the full model has a funnel (few rows per group, or a varying slope) the gain is
+# 1.1-2.4x the full fit's min ESS (seed 11: 3,045 vs 1,269 sleepstudy, 1,247 vs 525 radon slopes,
+# 1,243 vs 637 pastes, 2,759 vs 2,496 penicillin).  Radon's intercept-only model has ~11 rows per
+# county and a county-level predictor: the full model is well mixed there and the two min ESS
+# are equal up to the estimates' noise (973 vs 1,117 at seed 11, the other way round before
+# the draws changed), so there only "not worse than 0.7x" is asserted (bulk ESS estimates from
+# 4 x 1,000 draws vary by ~10-15% between seeds).
 CASES = [
-    ("sleepstudy", "Reaction ~ Days + (Days | Subject)"),
-    ("radon", "log_radon ~ floor + (floor | county)"),
-    ("radon", "log_radon ~ floor + log_uranium + (1 | county)"),
-    ("pastes", "strength ~ 1 + (1 | batch/cask)"),
-    ("penicillin", "diameter ~ 1 + (1 | plate) + (1 | sample)"),  # crossed: plate integrated out
+    ("sleepstudy", "Reaction ~ Days + (Days | Subject)", True),
+    ("radon", "log_radon ~ floor + (floor | county)", True),
+    ("radon", "log_radon ~ floor + log_uranium + (1 | county)", False),
+    ("pastes", "strength ~ 1 + (1 | batch/cask)", True),
+    ("penicillin", "diameter ~ 1 + (1 | plate) + (1 | sample)", True),  # crossed: plate integrated out
 ]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("data, formula", CASES)
-def test_collapsed_matches_full(data, formula):
+@pytest.mark.parametrize("data, formula, mixes_better", CASES)
+def test_collapsed_matches_full(data, formula, mixes_better):
     m = bm.Model(formula, bm.datasets.load(data))
     # pastes is a hard posterior for the full model: longer tuning, as models/pastes.toml
     kw = dict(tune=2000, target_accept=0.95) if data == "pastes" else {}
@@ -40,9 +48,10 @@ def test_collapsed_matches_full(data, formula):
     assert diff.max() < 0.25, diff.idxmax()
     ratio = (sa["sd"] / sb["sd"] - 1).abs()
     assert ratio.max() < 0.15, ratio.idxmax()
-    # the collapsed geometry mixes better on the hyperparameters
+    # the collapsed geometry mixes better on the hyperparameters (see CASES)
     hyper = [p for p in sa.index if p.startswith(("sd_", "cor_"))]
-    assert sa.loc[hyper, "ess_bulk"].min() > sb.loc[hyper, "ess_bulk"].min()
+    ess_a, ess_b = sa.loc[hyper, "ess_bulk"].min(), sb.loc[hyper, "ess_bulk"].min()
+    assert ess_a > (ess_b if mixes_better else 0.7 * ess_b), (ess_a, ess_b)
     assert "integrated out" in repr(a)
 
 
