@@ -532,6 +532,10 @@ def partial_factor(design: Design) -> FactorDesign:
     return max(design.factors, key=lambda f: f.n_levels * len(f.coefs))
 
 
+def _all_ones(a: np.ndarray) -> bool:
+    return bool(np.all(a == 1.0))
+
+
 class RowsCollapse:
     """Data of the factor integrated out given the other (crossed) factors' effects.
 
@@ -577,17 +581,23 @@ class RowsCollapse:
 
         name = f"collapsed.{self.factor}"
         u = pt.concatenate([pt.flatten(r) for r in effects]) if effects else pt.zeros(0)
+        # unit weights (intercepts) go to the Op as zero-width arrays: it then skips reading them
+        n, k = self.Z.shape
+        Z = np.empty((n, 0)) if k == 1 and _all_ones(self.Z) else self.Z
+        others_Z = self.others_Z
+        if _all_ones(others_Z):
+            others_Z = np.empty((len(others_Z), 0))
         return collapsed_rows_loglik(
             pt.broadcast_to(eta, self.y.shape),
             u,
             Sigma,
             sigma,
             data_slot(f"{name}.y", self.y),
-            data_slot(f"{name}.Z", self.Z),
+            data_slot(f"{name}.Z", Z),
             data_slot(f"{name}.index", self.index),
             data_slot(f"{name}.ZtZ", self.ZtZ),
             data_slot(f"{name}.others_index", self.others_index),
-            data_slot(f"{name}.others_Z", self.others_Z),
+            data_slot(f"{name}.others_Z", others_Z),
         )
 
     @functools.cached_property

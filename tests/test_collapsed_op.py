@@ -148,3 +148,27 @@ def test_rows_version_value_gradient_and_numba(k):
     # no other factors (Q = 0): the same likelihood with their effects moved into eta
     ll0 = rows_loglik_and_grad_np(mu, np.zeros(0), Sigma, sigma, y, Z, idx, ZtZ, oi[:0], oz[:0])[0]
     assert ll0 == pytest.approx(ll, rel=1e-12)
+
+
+def test_rows_version_reads_zero_width_weights_as_ones():
+    # intercept-only factors: Z (N, 0) and others_Z (Q, 0) stand for all-ones weights
+    idx, Z, y, eta, ZtZ, Sigma, sigma, u, oi, oz = _rows_problem(1, seed=40)
+    Z = np.ones_like(Z)
+    ZtZ = np.zeros_like(ZtZ)
+    np.add.at(ZtZ, idx, 1.0)
+    oi, oz = oi[:1], np.ones_like(oz[:1])  # the crossed factor's intercept only
+    u = u[::2]
+    oi = oi // 2
+    full = rows_loglik_and_grad_np(eta, u, Sigma, sigma, y, Z, idx, ZtZ, oi, oz)
+    empty = (y, np.empty((y.size, 0)), idx, ZtZ, oi, np.empty((1, 0)))
+    e, w, S, s = pt.dvector("eta"), pt.dvector("u"), pt.dmatrix("Sigma"), pt.dscalar("sigma")
+    fn = pytensor.function([e, w, S, s], CollapsedRowsLoglik()(e, w, S, s, *empty), mode="NUMBA")
+    for got in (rows_loglik_and_grad_np(eta, u, Sigma, sigma, *empty), fn(eta, u, Sigma, sigma)):
+        for a, b in zip(got, full, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    # and the numba kernel with explicit ones gives the same
+    fn1 = pytensor.function(
+        [e, w, S, s], CollapsedRowsLoglik()(e, w, S, s, y, Z, idx, ZtZ, oi, oz), mode="NUMBA"
+    )
+    for a, b in zip(fn1(eta, u, Sigma, sigma), full, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
