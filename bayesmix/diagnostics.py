@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["rhat_rank", "ess_bulk", "ess_tail", "rhat_and_ess_bulk"]
+__all__ = ["rhat_rank", "ess_bulk", "ess_tail", "rhat_and_ess_bulk", "quantiles"]
 
 
 def _split(x: np.ndarray) -> np.ndarray:
@@ -23,8 +23,9 @@ def _split(x: np.ndarray) -> np.ndarray:
     return np.concatenate([x[:, :half], x[:, x.shape[1] - half :]], axis=0)
 
 
-def _average_ranks(x: np.ndarray) -> np.ndarray:
-    """Ranks (1-based) along the last axis of a 2-D array, ties given their average rank.
+def _average_ranks(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ranks (1-based) along the last axis of a 2-D array, ties given their average rank,
+    and the rows sorted.
 
     As ``scipy.stats.rankdata(method="average")``, with one sort for all rows and the
     tie bookkeeping only for rows that have ties (SciPy's tie handling dominates its time).
@@ -40,16 +41,55 @@ def _average_ranks(x: np.ndarray) -> np.ndarray:
         ranks_sorted[i] = np.repeat((starts + ends + 1) / 2.0, ends - starts)
     out = np.empty((m, s))
     out[np.arange(m)[:, None], order] = ranks_sorted
-    return out
+    return out, xs
 
 
-def _z_scale(x: np.ndarray) -> np.ndarray:
-    """Normal scores of the pooled ranks (average ranks for ties; Blom's offset 3/8)."""
+def _rows(x: np.ndarray) -> np.ndarray:
+    """``(chain, draw, n)`` -> ``(n, chain * draw)``, contiguous: sorting and selecting along
+    the last axis is several times faster than along a strided first one."""
+    c, d, n = x.shape
+    return np.ascontiguousarray(x.reshape(c * d, n).T)
+
+
+def _quantiles_of_sorted(xs: np.ndarray, probs) -> np.ndarray:
+    """Quantiles of each row of the row-sorted ``xs``, as ``np.quantile``'s default (linear)
+    method computes them; shape ``(len(probs), rows)``."""
+    s = xs.shape[1]
+    out = []
+    for p in probs:
+        pos = p * (s - 1)
+        lo = int(np.floor(pos))
+        hi = min(lo + 1, s - 1)
+        t = pos - lo
+        a, b = xs[:, lo], xs[:, hi]
+        # numpy's _lerp: the form that is exact at t = 1 for t >= 0.5
+        out.append(np.where(t >= 0.5, b - (b - a) * (1 - t), a + (b - a) * t))
+    return np.array(out)
+
+
+def quantiles(x: np.ndarray, probs) -> np.ndarray:
+    """Quantiles of the pooled draws per parameter, equal to ``np.quantile(..., axis=0)`` of the
+    ``(chain * draw, n)`` draws: shape ``(len(probs), n)``.  One row sort per block of 512
+    parameters rather than a partition per quantile along a strided axis (InstEval's 4,128
+    parameters: about 10x faster)."""
+    return np.concatenate(
+        [
+            _quantiles_of_sorted(np.sort(_rows(x[..., i : i + 512]), axis=1), probs)
+            for i in range(0, x.shape[-1], 512)
+        ]
+        or [np.empty((len(probs), 0))],
+        axis=1,
+    )
+
+
+def _z_scale(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Normal scores of the pooled ranks (average ranks for ties; Blom's offset 3/8), and the
+    pooled draws sorted, one row per parameter."""
     from scipy import special
 
     c, d, n = x.shape
-    ranks = _average_ranks(np.ascontiguousarray(x.reshape(c * d, n).T)).T
-    return special.ndtri((ranks - 0.375) / (c * d + 0.25)).reshape(c, d, n)
+    ranks, xs = _average_ranks(_rows(x))
+    return special.ndtri((ranks.T - 0.375) / (c * d + 0.25)).reshape(c, d, n), xs
 
 
 def _rhat(x: np.ndarray) -> np.ndarray:
@@ -65,24 +105,27 @@ def _constant(x: np.ndarray) -> np.ndarray:
 
 
 def _autocov(x: np.ndarray) -> np.ndarray:
-    """Autocovariance along axis 1 (all lags, divided by the draw count), via FFT."""
+    """Autocovariance by lag, averaged over chains, of ``(chain, draw, n)`` draws: ``(draw, n)``
+    (all lags, divided by the draw count), via FFT along contiguous rows on all cores."""
     from scipy.fft import irfft, next_fast_len, rfft
 
     d = x.shape[1]
     m = next_fast_len(2 * d)
-    f = rfft(x - x.mean(axis=1, keepdims=True), n=m, axis=1)
-    return irfft(f * np.conjugate(f), n=m, axis=1)[:, :d] / d
+    rows = np.ascontiguousarray(np.moveaxis(x - x.mean(axis=1, keepdims=True), 1, -1))
+    f = rfft(rows, n=m, axis=-1, workers=-1)
+    acov = irfft(f.real**2 + f.imag**2, n=m, axis=-1, workers=-1)[..., :d] / d
+    return acov.mean(axis=0).T, acov[..., 0]
 
 
 def _ess(x: np.ndarray) -> np.ndarray:
     """ESS per parameter of ``(chain, draw, n)`` draws: Geyer's initial monotone sequence."""
     c, d, n = x.shape
-    acov = _autocov(x)  # (chain, draw, n)
-    mean_var = acov[:, 0].mean(axis=0) * d / (d - 1.0)
+    acov_mean, acov0 = _autocov(x)  # (draw, n) averaged over chains; (chain, n) at lag 0
+    mean_var = acov0.mean(axis=0) * d / (d - 1.0)
     var_plus = mean_var * (d - 1.0) / d
     if c > 1:
         var_plus = var_plus + np.var(x.mean(axis=1), axis=0, ddof=1)
-    rho = 1.0 - (mean_var - acov.mean(axis=0)) / var_plus  # (draw, n): autocorrelation by lag
+    rho = 1.0 - (mean_var - acov_mean) / var_plus  # (draw, n): autocorrelation by lag
     cols = np.arange(n)
     rho_t = np.zeros((d, n))
     rho_t[0] = 1.0
@@ -156,10 +199,10 @@ def _rhat_and_ess_bulk(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if not ok.any():
         return rhat, ess
     split = _split(x[..., ok])
-    z = _z_scale(split)
+    z, xs = _z_scale(split)
     if x.shape[0] >= 2:
-        folded = np.abs(split - np.median(split.reshape(-1, split.shape[-1]), axis=0))
-        rhat[ok] = np.maximum(_rhat(z), _rhat(_z_scale(folded)))
+        folded = np.abs(split - _quantiles_of_sorted(xs, [0.5])[0])
+        rhat[ok] = np.maximum(_rhat(z), _rhat(_z_scale(folded)[0]))
     ess[ok] = _ess_or_size(z)
     return rhat, ess
 
@@ -170,10 +213,7 @@ def _ess_tail(x: np.ndarray, prob: float) -> np.ndarray:
     if not ok.any():
         return out
     v = x[..., ok]
-    ess = []
-    for p in sorted((prob, 1.0 - prob)):
-        q = np.quantile(v.reshape(-1, v.shape[-1]), p, axis=0)
-        ess.append(_ess_or_size(_split((v <= q).astype(float))))
+    ess = [_ess_or_size(_split((v <= q).astype(float))) for q in quantiles(v, sorted((prob, 1.0 - prob)))]
     out[ok] = np.minimum(*ess)
     return out
 

@@ -21,18 +21,20 @@ STAT_COLUMNS = ["mean", "sd", "q2.5", "q97.5", "rhat", "ess_bulk", "ess_tail"]
 
 def _stats(draws: np.ndarray, prob: float = 0.95, diagnostics: bool = True) -> dict[str, np.ndarray]:
     """Per-parameter statistics of draws shaped ``(chain, draw, n)``."""
+    from .diagnostics import ess_tail, quantiles, rhat_and_ess_bulk
+
     flat = draws.reshape(-1, draws.shape[-1])
     lo, hi = (1 - prob) / 2, 1 - (1 - prob) / 2
+    q_lo, q_hi = quantiles(draws, [lo, hi])
     out = {
         "mean": flat.mean(axis=0),
         "sd": flat.std(axis=0, ddof=1),
-        f"q{100 * lo:g}": np.quantile(flat, lo, axis=0),
-        f"q{100 * hi:g}": np.quantile(flat, hi, axis=0),
+        f"q{100 * lo:g}": q_lo,
+        f"q{100 * hi:g}": q_hi,
     }
     if diagnostics:
         # arviz_stats's estimators computed for all parameters at once (equal to 1e-10; see
         # bayesmix.diagnostics): thousands of group effects take a second, not minutes
-        from .diagnostics import ess_tail, rhat_and_ess_bulk
 
         out["rhat"], out["ess_bulk"] = rhat_and_ess_bulk(draws)
         out["ess_tail"] = ess_tail(draws, prob=0.1)

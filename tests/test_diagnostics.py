@@ -4,7 +4,7 @@ import arviz_stats as azs
 import numpy as np
 import pytest
 
-from bayesmix.diagnostics import ess_bulk, ess_tail, rhat_and_ess_bulk, rhat_rank
+from bayesmix.diagnostics import ess_bulk, ess_tail, quantiles, rhat_and_ess_bulk, rhat_rank
 
 
 def _draws(seed: int, chains: int = 4, draws: int = 1000) -> np.ndarray:
@@ -46,3 +46,14 @@ def test_constant_and_non_finite_parameters():
     assert ess_bulk(x)[0] == x.shape[0] * x.shape[1]
     assert np.isnan(ess_bulk(x)[1]) and np.isnan(rhat_rank(x)[1])
     assert np.all(np.isnan(rhat_rank(x[:1])))  # one chain: R-hat undefined
+
+
+@pytest.mark.parametrize("draws", [7, 1000])
+def test_quantiles_equal_numpy(draws):
+    # 600 parameters: across the 512-parameter blocks; rounded draws give ties
+    rng = np.random.default_rng(draws)
+    x = np.round(rng.standard_t(3, size=(3, draws, 600)), 1)
+    probs = [0.0, 0.025, 0.05, 0.5, 0.95, 0.975, 1.0]
+    ours = quantiles(x, probs)
+    theirs = np.quantile(x.reshape(-1, 600), probs, axis=0)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
