@@ -104,9 +104,10 @@ def _constant(x: np.ndarray) -> np.ndarray:
     return (x.max(axis=(0, 1)) - x.min(axis=(0, 1))) < np.finfo(float).resolution
 
 
-def _autocov(x: np.ndarray) -> np.ndarray:
-    """Autocovariance by lag, averaged over chains, of ``(chain, draw, n)`` draws: ``(draw, n)``
-    (all lags, divided by the draw count), via FFT along contiguous rows on all cores."""
+def _autocov(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Autocovariances of ``(chain, draw, n)`` draws (all lags, divided by the draw count), via
+    FFT along contiguous rows on all cores: averaged over chains by lag, ``(draw, n)``, and
+    each chain's at lag 0, ``(chain, n)``."""
     from scipy.fft import irfft, next_fast_len, rfft
 
     d = x.shape[1]
