@@ -179,9 +179,9 @@ class Model:
             Draws kept per chain, tuning steps per chain, number of chains.
         seed : int, optional
             The same seed gives the same draws on the same machine, whether the model
-            is compiled afresh or loaded from the compile cache (bayesmix compiles
-            without numba's fast-math flags, under which the two builds rounded
-            differently in the last bits).
+            is compiled afresh or loaded from the compile cache (with nutpie, the
+            default sampler, bayesmix compiles without numba's fast-math flags, under
+            which the two builds rounded differently in the last bits).
         target_accept : float, optional
             NUTS target acceptance rate; raise it (0.95-0.99) after divergences.  By
             default 0.8 (as brms) when the group effects are integrated out and 0.9
