@@ -323,7 +323,7 @@ def write_results(rows: list[dict], path: Path, header: str) -> None:
                 " | | | | | | |"
             )
             continue
-        grad = 2 * r["steps_draws"] / r["sampling"] if r.get("sampling") else float("nan")
+        grad = _grad_per_s(r)
         lines.append(
             f"| {r['model']} | {r['system']}{' (collapsed)' if r.get('collapsed') else ''} | {r['cache']} | "
             f"{_fmt(r['wall'])} | {_fmt(r['compile'])} | {_fmt(r['sampling'])} | {_fmt(grad, 0)} | "
@@ -396,6 +396,7 @@ def targets_section(rows: list[dict]) -> list[str]:
             out.append(
                 f"| {model} | {what} | {value:.{nd}f}{unit} | {'>=' if higher else '<='} {bound:g}{unit} | {status} |"
             )
+    out += _scaling_targets(by)
     if not out:
         return []
     return [
@@ -409,6 +410,47 @@ def targets_section(rows: list[dict]) -> list[str]:
         "|---|---|---|---|---|",
         *out,
     ]
+
+
+def _grad_per_s(r: dict) -> float:
+    """Gradient evaluations per second of sampling: post-warmup leapfrog steps x 2 (tuning takes as
+    many draws again) / sampling seconds."""
+    return 2 * r["steps_draws"] / r["sampling"] if r.get("sampling") else float("nan")
+
+
+def _scaling_targets(by: dict) -> list[str]:
+    """The scaling series: cost per gradient (1 / grad/s) at the largest N over the smallest,
+    with 100 groups (must stay flat: at most 2x for 1,000x the rows) and with groups growing
+    (shown beside it: the cost follows the groups)."""
+    out = []
+    for kind, label in (("1", "(1 \\| g)"), ("x", "(x \\| g)")):  # pipes escaped for the table
+        cost = {}
+        for series in ("fixed", "grow"):
+            runs = sorted(
+                (int(key.split("_")[1]), r)
+                for (key, system, cache), r in by.items()
+                if system == "bayesmix"
+                and cache == "warm"
+                and key.startswith("scale_")
+                and key.endswith(f"_{kind}_{series}")
+            )
+            if len(runs) >= 2:
+                (n0, r0), (n1, r1) = runs[0], runs[-1]
+                cost[series] = (_grad_per_s(r0) / _grad_per_s(r1), n0, n1)
+        if "fixed" in cost:
+            ratio, n0, n1 = cost["fixed"]
+            status = "met" if ratio <= 2.0 else f"missed by {ratio - 2.0:.2f}x"
+            out.append(
+                f"| scaling {label} | cost per gradient, {n1:,} / {n0:,} rows, 100 groups | "
+                f"{ratio:.2f}x | <= 2x | {status} |"
+            )
+        if "grow" in cost:
+            ratio, n0, n1 = cost["grow"]
+            out.append(
+                f"| scaling {label} | cost per gradient, {n1 // 100:,} / {max(n0 // 100, 10):,} groups "
+                f"(N / 100) | {ratio:.1f}x | (grows with groups) | - |"
+            )
+    return out
 
 
 def main() -> int:
