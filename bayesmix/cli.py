@@ -32,7 +32,9 @@ def _fit(args) -> int:
     )
     print(model)
     print(model.priors)
-    print("sampling (the first run on a machine compiles the model, about half a minute; later runs reuse the cache)")
+    print(
+        "sampling (the first run on a machine compiles the model, about half a minute; later runs reuse the cache)"
+    )
     fit = model.fit(progressbar=not args.quiet, **settings)
     report = fit.report()
     print(report)
