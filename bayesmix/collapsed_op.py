@@ -211,8 +211,7 @@ def collapsed_rows_loglik(eta, u, Sigma, sigma, y, Z, index, ZtZ, others_index, 
 
 # No fast-math in the kernels, whatever PyTensor's config says: with any of its flags (reassociation
 # alone included) a process that compiled a kernel and one that loaded it from numba's disk cache
-# drew different last bits for the same seed.  Sums over rows keep 4 interleaved partial sums
-# instead, which is what reassociation bought.
+# drew different last bits for the same seed (the kernels measured as fast without it).
 _FASTMATH = False
 
 
@@ -422,12 +421,13 @@ def _kernels():
 
 @functools.cache
 def _cache_version() -> int:
-    """Key of the kernels in numba's on-disk cache: a hash of their source, so an edited
-    kernel is never served from a stale cache entry."""
+    """Key of the kernels in numba's on-disk cache: a hash of their source and fast-math flags,
+    so an edited kernel is never served from a stale cache entry."""
     import hashlib
     import inspect
 
-    return int(hashlib.sha256(inspect.getsource(_kernels).encode()).hexdigest()[:15], 16)
+    source = inspect.getsource(_kernels) + repr(_FASTMATH)  # the flags are part of the kernels
+    return int(hashlib.sha256(source.encode()).hexdigest()[:15], 16)
 
 
 def _register_numba() -> None:

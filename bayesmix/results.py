@@ -35,7 +35,6 @@ def _stats(draws: np.ndarray, prob: float = 0.95, diagnostics: bool = True) -> d
     if diagnostics:
         # arviz_stats's estimators computed for all parameters at once (equal to 1e-10; see
         # bayesmix.diagnostics): thousands of group effects take a second, not minutes
-
         out["rhat"], out["ess_bulk"] = rhat_and_ess_bulk(draws)
         out["ess_tail"] = ess_tail(draws, prob=0.1)
     return out
