@@ -14,9 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from formulaic import Formula
-from formulaic.errors import FormulaicError
-
+from . import language
 from .errors import DataError, FormulaError, argument_error, row_list
 from .formula import FormulaSpec, GroupTerm, parse_formula
 
@@ -200,23 +198,13 @@ class NewData:
 
 
 def _formula_vars(expr: str) -> set[str]:
-    try:
-        return set(Formula(expr).required_variables)
-    except FormulaicError as exc:
-        raise FormulaError(f"cannot parse {expr!r}: {_plain(exc)}", expr) from None
+    """Columns a formula side names (checked against the formula language first)."""
+    return set(language.check_side(expr))
 
 
 def _expr_vars(expr: str, data: pd.DataFrame) -> set[str]:
-    """Columns an expression uses: the column itself when it is one, else formulaic's reading."""
-    return {expr} if expr in data.columns else _formula_vars(expr)
-
-
-def _plain(exc: Exception) -> str:
-    """formulaic's message without its terminal colour codes and markers."""
-    import re
-
-    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
-    return text.replace("⧛", "").replace("⧚", "").strip()
+    """Columns an expression uses: the column itself when it is one, else the expression's names."""
+    return {expr} if expr in data.columns else set(language.check_expression(expr))
 
 
 def _check_columns(data: pd.DataFrame, needed: set[str], formula: str, role: str) -> None:
@@ -237,13 +225,7 @@ def _check_columns(data: pd.DataFrame, needed: set[str], formula: str, role: str
 
 
 def _materialize(spec, data: pd.DataFrame, formula: str) -> np.ndarray:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            mm = spec.get_model_matrix(data, na_action="ignore")
-    except FormulaicError as exc:
-        raise FormulaError(f"cannot evaluate the formula on these data: {_plain(exc)}", formula) from None
-    return np.asarray(mm, dtype=float)
+    return language.encode(spec, data, formula)
 
 
 def _natural_key(label: str):
@@ -314,12 +296,8 @@ def _rank_check(X: np.ndarray, names: tuple[str, ...]) -> None:
 def _response_series(data: pd.DataFrame, expr: str, formula: str) -> pd.Series:
     if expr in data.columns:
         return data[expr]
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            mm = Formula(f"0 + I({expr})").get_model_matrix(data, na_action="ignore")
-    except FormulaicError as exc:
-        raise FormulaError(f"cannot evaluate the response {expr!r}: {_plain(exc)}", formula) from None
+    language.check_expression(expr, formula, max(formula.find(expr), 0))
+    mm = language.model_matrix(f"0 + I({expr})", data, formula)
     return pd.Series(np.asarray(mm)[:, 0], index=data.index, name=expr)
 
 
@@ -378,8 +356,8 @@ def make_design(
     for fname, per_coef in (level2 or {}).items():
         if group_data and fname in group_data:
             continue
-        for text in per_coef.values() if isinstance(per_coef, Mapping) else []:
-            rhs = text.split("~", 1)[1] if "~" in text else text
+        for l2text in per_coef.values() if isinstance(per_coef, Mapping) else []:
+            rhs = l2text.split("~", 1)[1] if "~" in l2text else l2text
             used |= {v for v in _formula_vars(rhs) if v in data.columns}
     used_cols = [c for c in data.columns if c in used]
     counts = pd.Series(used_cols).value_counts()
@@ -417,12 +395,7 @@ def make_design(
         offset = values if offset is None else offset + values
 
     # ---- population design
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            mm = Formula(spec.fixed).get_model_matrix(data, na_action="ignore")
-    except FormulaicError as exc:
-        raise FormulaError(f"cannot build the population-level design: {_plain(exc)}", text) from None
+    mm = language.model_matrix(spec.fixed, data, text)
     X = np.asarray(mm, dtype=float)
     terms = tuple(str(c) for c in mm.columns)
     _check_finite(X, terms, data.index, "population-level")
@@ -497,14 +470,7 @@ def _factor_design(name: str, gterms: list[GroupTerm], data: pd.DataFrame, text:
 
     Zcols, coefs, blocks, specs, exprs = [], [], [], [], []
     for g in gterms:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                mm = Formula(g.expr).get_model_matrix(data, na_action="ignore")
-        except FormulaicError as exc:
-            raise FormulaError(
-                f"cannot build the varying coefficients ({g.expr} | {name}): {_plain(exc)}", text, g.position
-            ) from None
+        mm = language.model_matrix(g.expr, data, text)
         names = [str(c) for c in mm.columns]
         if not names:
             raise FormulaError(f"the group term ({g.expr} | {name}) has no coefficients", text, g.position)

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import FormulaError
+from .language import MAX_LENGTH, check_expression, check_side
 
 _IDENT = re.compile(r"[A-Za-z_.][A-Za-z0-9_.]*$")
 
@@ -198,6 +199,8 @@ def _parse_response(lhs: str, formula: str, offset: int) -> Response:
             raise FormulaError(
                 "a '|' on the left of '~' must read 'successes | trials(n)'", formula, offset + i
             )
+        check_expression(left, formula, offset)
+        check_expression(m.group(1).strip(), formula, offset + i)
         return Response(expr=left, kind="trials", other=m.group(1).strip())
     m = re.fullmatch(r"cbind\s*\((.*)\)", lhs, flags=re.S)
     if m is not None:
@@ -207,7 +210,10 @@ def _parse_response(lhs: str, formula: str, offset: int) -> Response:
             raise FormulaError(
                 "cbind() takes exactly two arguments: cbind(successes, failures)", formula, offset
             )
+        for arg, apos in args:
+            check_expression(arg.strip(), formula, apos + len(arg) - len(arg.lstrip()))
         return Response(expr=args[0][0].strip(), kind="cbind", other=args[1][0].strip())
+    check_expression(lhs, formula, offset)
     return Response(expr=lhs)
 
 
@@ -230,6 +236,8 @@ def parse_formula(text: str) -> FormulaSpec:
     """
     if not isinstance(text, str):
         raise FormulaError(f"a formula must be a string, got {type(text).__name__}")
+    if len(text) > MAX_LENGTH:
+        raise FormulaError(f"the formula is longer than {MAX_LENGTH} characters", text, 0)
     _check_parens(text)
     sides = _split_top(text, "~")
     if len(sides) == 1:
@@ -277,6 +285,7 @@ def parse_formula(text: str) -> FormulaSpec:
                     )
                 if "|" in fac_text:
                     raise FormulaError("more than one '|' in a group term", text, fac_off)
+                check_side(expr, text, epos)
                 for factors in _parse_factor(fac_text, text, fac_off):
                     groups.append(GroupTerm(expr, factors, not double, tpos))
         elif _find_bar(term) is not None:
@@ -286,8 +295,11 @@ def parse_formula(text: str) -> FormulaSpec:
         if m is not None:
             if not m.group(1).strip():
                 raise FormulaError("offset() needs an expression, e.g. offset(np.log(exposure))", text, tpos)
-            offsets.append(m.group(1).strip())
+            inner = m.group(1)
+            check_expression(inner.strip(), text, tpos + term.index("(") + 1 + len(inner) - len(inner.lstrip()))
+            offsets.append(inner.strip())
         elif not is_bar:
+            check_side(term, text, tpos)
             fixed_parts.append(term)
     fixed = " + ".join(fixed_parts) if fixed_parts else "1"
     return FormulaSpec(

@@ -25,9 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from formulaic import Formula
-from formulaic.errors import FormulaicError
-
+from . import language
 from .errors import DataError, FormulaError
 
 __all__ = ["Level2Term", "explicit_columns", "detect"]
@@ -154,18 +152,10 @@ def explicit_columns(
                     f"{fname!r}; its varying coefficients are {list(f.coefs)}"
                 )
             rhs = text.split("~", 1)[1] if "~" in text else text
-            try:
-                formula = Formula(rhs)
-                wanted = sorted(formula.required_variables)
-            except FormulaicError as exc:
-                raise FormulaError(f"cannot parse level2[{fname!r}][{coef!r}] = {text!r}: {exc}") from None
+            where = f"level2[{fname!r}][{coef!r}] = {text!r}"
+            wanted = sorted(language.check_side(rhs, text, text.find(rhs)))
             gframe = _group_frame(f, data, labels, wanted, group_data.get(fname))
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    mm = formula.get_model_matrix(gframe)
-            except FormulaicError as exc:
-                raise FormulaError(f"cannot evaluate level2[{fname!r}][{coef!r}] = {text!r}: {exc}") from None
+            mm = language.model_matrix(rhs, gframe, where)
             W = np.asarray(mm, dtype=float)
             zc = f.Z[:, f.coefs.index(coef)]
             for q, wname in enumerate(str(c) for c in mm.columns):
