@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+
 from . import language
 from .errors import DataError, FormulaError, argument_error, row_list
 from .formula import FormulaSpec, GroupTerm, parse_formula

@@ -296,7 +296,9 @@ def parse_formula(text: str) -> FormulaSpec:
             if not m.group(1).strip():
                 raise FormulaError("offset() needs an expression, e.g. offset(np.log(exposure))", text, tpos)
             inner = m.group(1)
-            check_expression(inner.strip(), text, tpos + term.index("(") + 1 + len(inner) - len(inner.lstrip()))
+            check_expression(
+                inner.strip(), text, tpos + term.index("(") + 1 + len(inner) - len(inner.lstrip())
+            )
             offsets.append(inner.strip())
         elif not is_bar:
             check_side(term, text, tpos)

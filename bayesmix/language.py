@@ -40,7 +40,15 @@ from formulaic.transforms import TRANSFORMS
 
 from .errors import FormulaError
 
-__all__ = ["FUNCTIONS", "MAX_LENGTH", "check_side", "check_expression", "model_matrix", "encode", "plain_message"]
+__all__ = [
+    "FUNCTIONS",
+    "MAX_LENGTH",
+    "check_side",
+    "check_expression",
+    "model_matrix",
+    "encode",
+    "plain_message",
+]
 
 #: numpy functions a formula may call as ``np.<name>`` (or ``numpy.<name>``): pure elementwise maths
 NUMPY_FUNCTIONS = (
@@ -360,7 +368,9 @@ def encode(spec, data, formula: str | None = None):
             warnings.simplefilter("ignore")
             mm = spec.get_model_matrix(data, context=_CONTEXT, na_action="ignore")
     except (FormulaicError, NameError, TypeError, ValueError, AttributeError, KeyError) as exc:
-        raise FormulaError(f"cannot evaluate the formula on these data: {plain_message(exc)}", formula) from None
+        raise FormulaError(
+            f"cannot evaluate the formula on these data: {plain_message(exc)}", formula
+        ) from None
     return np.asarray(mm, dtype=float)
 
 

@@ -19,12 +19,12 @@ level-two ones (g00, g01, g10, g11 in the multilevel equations).
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+
 from . import language
 from .errors import DataError, FormulaError
 

@@ -37,15 +37,15 @@ def _attacks(path: str) -> list[str]:
         f"I(x + 0*np._core._add_newdocs_scalars.os.system({sh}))",  # module attribute chain
         f"I(x + 0*numpy._core._add_newdocs_scalars.os.system({sh}))",
         f"I(x + 0*__import__('os').system({sh}))",  # builtins
-        f"I(x + 0*getattr(np, 'sys'))",
+        "I(x + 0*getattr(np, 'sys'))",
         f"I(x + 0*len({op}.name))",
-        f"I(x + 0*eval(\"{op}\"))",
-        f"I(x + 0*exec(\"{op}\"))",
-        f"I(x + 0*x.__class__.__mro__[-1].__subclasses__())",  # builtins via objects
+        f'I(x + 0*eval("{op}"))',
+        f'I(x + 0*exec("{op}"))',
+        "I(x + 0*x.__class__.__mro__[-1].__subclasses__())",  # builtins via objects
         "I(x + 0*().__class__.__bases__[0])",
         "I('{0.__class__.__init__.__globals__}'.format(x))",  # format strings
         "I(f'{x.__class__}')",
-        f"I(ｅｖａｌ(\"{op}\"))",  # unicode look-alikes (NFKC folds them to eval)
+        f'I(ｅｖａｌ("{op}"))',  # unicode look-alikes (NFKC folds them to eval)
         f"I(x + 0*ｎｐ._core._add_newdocs_scalars.os.system({sh}))",
         f"{{__import__('os').system({sh})}}",  # formulaic's {python} quoting
         f"I((lambda: __import__('os').system({sh}))())",
@@ -71,7 +71,10 @@ def test_allowed_transforms_still_work(data):
     assert "np.log(x)" in m.design.terms and "I(x ** 2)" in m.design.terms
     expected = np.log(data["x"].to_numpy())
     np.testing.assert_allclose(m.design.X[:, m.design.terms.index("np.log(x)")], expected)
-    assert sorted(check_side("poly(x, 2) + scale(x) + C(g, contr.sum) + np.sqrt(x) + I(x > 1.5)")) == ["g", "x"]
+    assert sorted(check_side("poly(x, 2) + scale(x) + C(g, contr.sum) + np.sqrt(x) + I(x > 1.5)")) == [
+        "g",
+        "x",
+    ]
 
 
 @pytest.mark.parametrize("slot", ["fixed", "bar", "response", "offset", "level2", "cbind"])
