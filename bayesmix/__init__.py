@@ -5,8 +5,8 @@
 >>> print(fit)  # doctest: +SKIP
 """
 
-from . import datasets
-from .errors import (
+from bayesmix import datasets
+from bayesmix.errors import (
     ArgumentError,
     BayesmixError,
     ConvergenceWarning,
@@ -16,8 +16,8 @@ from .errors import (
     SamplingError,
     SpecError,
 )
-from .model import Fit, Model
-from .priors import Prior
+from bayesmix.model import Fit, Model
+from bayesmix.spec.priors import Prior
 
 __version__ = "0.1.0"
 

@@ -7,6 +7,10 @@ import sys
 import time
 from pathlib import Path
 
+from bayesmix.errors import BayesmixError
+from bayesmix.model import Model
+from bayesmix.spec.toml import load_spec
+
 __all__ = ["main"]
 
 
@@ -15,9 +19,6 @@ def _fit(args) -> int:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from .model import Model
-    from .spec import load_spec
 
     t0 = time.perf_counter()
     spec = load_spec(args.spec)
@@ -54,8 +55,6 @@ def _fit(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``bayesmix`` command."""
-    from .errors import BayesmixError
-
     parser = argparse.ArgumentParser(prog="bayesmix", description="Bayesian multilevel regression")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("fit", help="fit a model spec (TOML) and write report, posterior and plots")

@@ -8,15 +8,17 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from . import collapsed, results
-from .build import BuiltModel, build_model
-from .design import Design, make_design
-from .errors import argument_error
-from .families import Family, get_family
-from .formula import parse_formula
-from .parameterization import resolve_centered
-from .priors import Prior, PriorSet, default_priors
-from .sampling import SamplerSettings, convergence_report, sample, warn_convergence
+from bayesmix import collapsed, plots
+from bayesmix.collapsed.crossed import RowsCollapse
+from bayesmix.errors import argument_error
+from bayesmix.graph.build import BuiltModel, build_model
+from bayesmix.graph.parameterization import resolve_centered
+from bayesmix.inference.sampling import SamplerSettings, convergence_report, sample, warn_convergence
+from bayesmix.post import tables as results
+from bayesmix.spec.design import Design, make_design
+from bayesmix.spec.families import Family, get_family
+from bayesmix.spec.formula import parse_formula
+from bayesmix.spec.priors import Prior, PriorSet, default_priors
 
 __all__ = ["Model", "Fit"]
 
@@ -340,7 +342,7 @@ class Fit:
         if not self.collapsed:
             return None
         rows = self.model.built_collapsed.collapsed
-        if isinstance(rows, collapsed.RowsCollapse):
+        if isinstance(rows, RowsCollapse):
             return f"{rows.factor} effects (given the other factors')"
         return "group effects"
 
@@ -349,8 +351,6 @@ class Fit:
 
     def plot(self, kind: str = "trace", **kwargs):
         """Plot the fit; see :mod:`bayesmix.plots`. Returns a matplotlib figure."""
-        from . import plots
-
         return plots.plot(self, kind, **kwargs)
 
     def to_netcdf(self, path: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .errors import argument_error
+from bayesmix.errors import argument_error
 
 __all__ = ["plot", "caterpillar_data", "KINDS"]
 

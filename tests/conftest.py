@@ -16,7 +16,7 @@ import pytest
 matplotlib.use("Agg")
 
 import bayesmix as bm  # noqa: E402
-from bayesmix.spec import load_spec  # noqa: E402
+from bayesmix.spec.toml import load_spec  # noqa: E402
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent

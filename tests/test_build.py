@@ -41,7 +41,7 @@ def test_centred_option_per_factor():
 
 
 def test_auto_parameterisation_follows_informativeness():
-    from bayesmix.parameterization import informativeness, resolve_centered
+    from bayesmix.graph.parameterization import informativeness, resolve_centered
 
     pen = bm.Model("diameter ~ 1 + (1 | plate) + (1 | sample)", bm.datasets.load("penicillin"))
     lam = informativeness(pen.design, pen.response_data["y"])

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from bayesmix.cli import main
-from bayesmix.spec import load_spec
+from bayesmix.spec.toml import load_spec
 
 ROOT = Path(__file__).parent.parent
 

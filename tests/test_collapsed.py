@@ -133,7 +133,7 @@ def test_nested_marginal_likelihood_equals_the_dense_gaussian(formula):
     covariance (exact up to rounding: tolerance 1e-8 relative)."""
     from scipy.stats import multivariate_normal
 
-    from bayesmix.collapsed import NestedStats, nested_chain, nested_loglik_np
+    from bayesmix.collapsed.nested import NestedStats, nested_chain, nested_loglik_np
 
     rng = np.random.default_rng(0)
     rows = [

@@ -7,7 +7,7 @@ import pytensor.tensor as pt
 import pytest
 import scipy.stats as st
 
-from bayesmix.collapsed_op import (
+from bayesmix.collapsed.op import (
     CollapsedLoglik,
     CollapsedRowsLoglik,
     loglik_and_grad_np,

@@ -18,7 +18,7 @@ import pytensor
 import pytest
 
 import bayesmix as bm
-from bayesmix import compiled as cmod
+from bayesmix.inference import compiled as cmod
 
 KW = dict(draws=60, tune=60, chains=2, seed=5, progressbar=False, check=False)
 
@@ -86,7 +86,7 @@ def test_a_second_process_loads_the_callbacks_from_disk():
     script = textwrap.dedent(
         """
         import bayesmix as bm
-        from bayesmix.compiled import _compile
+        from bayesmix.inference.compiled import _compile
         m = bm.Model("Reaction ~ Days + (Days | Subject)", bm.datasets.load("sleepstudy"))
         c = _compile(m.built_collapsed.model, None)
         print(type(c).__name__, c.compiled_logp_func.cache_hits, c.compiled_expand_func.cache_hits)

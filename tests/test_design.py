@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 import bayesmix as bm
-from bayesmix.design import make_design
+from bayesmix.spec.design import make_design
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import arviz_stats as azs
 import numpy as np
 import pytest
 
-from bayesmix.diagnostics import ess_bulk, ess_tail, quantiles, rhat_and_ess_bulk, rhat_rank
+from bayesmix.inference.diagnostics import ess_bulk, ess_tail, quantiles, rhat_and_ess_bulk, rhat_rank
 
 
 def _draws(seed: int, chains: int = 4, draws: int = 1000) -> np.ndarray:

@@ -1,7 +1,7 @@
 import pytest
 
 from bayesmix.errors import FormulaError
-from bayesmix.formula import parse_formula
+from bayesmix.spec.formula import parse_formula
 
 
 def test_simple_slope_term():

@@ -11,7 +11,7 @@ import pytest
 
 import bayesmix as bm
 from bayesmix.errors import FormulaError
-from bayesmix.language import FUNCTIONS, check_side
+from bayesmix.spec.language import FUNCTIONS, check_side
 
 
 @pytest.fixture

@@ -3,9 +3,9 @@ import pytest
 from scipy import stats
 
 import bayesmix as bm
-from bayesmix.build import _cpc_params, cholesky_from_cpc, correlations
-from bayesmix.design import FactorDesign
-from bayesmix.priors import Prior, parse_prior
+from bayesmix.core.linalg import cholesky_from_cpc, correlations, cpc_beta_params
+from bayesmix.spec.design import FactorDesign
+from bayesmix.spec.priors import Prior, parse_prior
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +80,7 @@ def test_cpc_construction_gives_lkj_marginals(k, eta):
         coefs=tuple(f"c{i}" for i in range(k)),
         blocks=(tuple(range(k)),),
     )
-    beta = _cpc_params(f, eta)
+    beta = cpc_beta_params(f.correlated_blocks, eta)
     rng = np.random.default_rng(11)
     u = rng.beta(beta, beta, size=(20_000, len(beta)))
     L = cholesky_from_cpc(2 * u - 1, f, np)

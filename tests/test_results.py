@@ -116,7 +116,7 @@ def test_pymc_sampler_gives_the_same_posterior():
 
 def test_refitting_a_model_reuses_its_compiled_function():
     # Counted, not timed: with a warm disk cache the first compile is fast too.
-    from bayesmix import compiled
+    from bayesmix.inference import compiled
 
     m = bm.Model("Yield ~ 1 + (1 | Batch)", bm.datasets.load("dyestuff"))
     kw = dict(draws=50, tune=50, chains=2, progressbar=False, check=False)

@@ -38,7 +38,7 @@ from formulaic.parser import DefaultFormulaParser
 from formulaic.parser.types import Token
 from formulaic.transforms import TRANSFORMS
 
-from .errors import FormulaError
+from bayesmix.errors import FormulaError
 
 __all__ = [
     "FUNCTIONS",

@@ -8,16 +8,21 @@ same draws for the same seed.
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import nutpie
 import pymc as pm
+import xarray as xr
 
-from .build import BuiltModel
-from .design import Design
-from .errors import ConvergenceWarning, SamplingError, argument_error
-from .expand import expand_posterior
+from bayesmix.errors import ConvergenceWarning, SamplingError, argument_error
+from bayesmix.graph.build import BuiltModel
+from bayesmix.inference.compiled import compile_nutpie
+from bayesmix.inference.diagnostics import rhat_and_ess_bulk
+from bayesmix.inference.expand import expand_posterior
+from bayesmix.spec.design import Design
 
 __all__ = ["SamplerSettings", "sample", "convergence_report"]
 
@@ -88,16 +93,10 @@ def sample(built: BuiltModel, design: Design, settings: SamplerSettings):
     model = built.model
     keep = built.free_names
     seed = settings.seed if settings.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
-    import time
-
     t0 = time.perf_counter()
     t_compiled = t0
     try:
         if settings.sampler == "nutpie":
-            import nutpie
-
-            from .compiled import compile_nutpie
-
             compiled = compile_nutpie(model, var_names=keep)
             t_compiled = time.perf_counter()
             idata = nutpie.sample(
@@ -132,8 +131,6 @@ def sample(built: BuiltModel, design: Design, settings: SamplerSettings):
             f"sampling failed ({first}).{_bad_terms(model)} Check the priors (model.priors) and the data "
             "scale: a prior far from the data can make the log density non-finite where sampling starts"
         ) from None
-    import xarray as xr
-
     t_sampled = time.perf_counter()
     post = expand_posterior(idata["posterior"].to_dataset(), design, built, seed=seed)
     stats = idata["sample_stats"].to_dataset()
@@ -186,8 +183,6 @@ def convergence_report(idata, rhat_max: float = 1.01, ess_min: float = 400.0) ->
     rhat_max, ess_min : float
         Thresholds (Vehtari et al. 2021 recommend 1.01 and 100 per chain).
     """
-    from .diagnostics import rhat_and_ess_bulk
-
     post = idata["posterior"].to_dataset()
     arrays = []
     for v in post.data_vars:

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .design import Design
+from bayesmix.inference.diagnostics import ess_tail, quantiles, rhat_and_ess_bulk
+from bayesmix.spec.design import Design
 
 __all__ = ["parameter_table", "fixef", "ranef", "coef", "level2", "varcorr", "format_report"]
 
@@ -21,8 +22,6 @@ STAT_COLUMNS = ["mean", "sd", "q2.5", "q97.5", "rhat", "ess_bulk", "ess_tail"]
 
 def _stats(draws: np.ndarray, prob: float = 0.95, diagnostics: bool = True) -> dict[str, np.ndarray]:
     """Per-parameter statistics of draws shaped ``(chain, draw, n)``."""
-    from .diagnostics import ess_tail, quantiles, rhat_and_ess_bulk
-
     flat = draws.reshape(-1, draws.shape[-1])
     lo, hi = (1 - prob) / 2, 1 - (1 - prob) / 2
     q_lo, q_hi = quantiles(draws, [lo, hi])

@@ -35,8 +35,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import datasets
-from .errors import SpecError
+from bayesmix import datasets
+from bayesmix.errors import SpecError
 
 __all__ = ["ModelSpec", "load_spec"]
 

@@ -21,8 +21,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .design import Design, FactorDesign
-from .errors import argument_error
+from bayesmix.core.suffstats import group_crossprod, group_sum, parent_index
+from bayesmix.errors import argument_error
+from bayesmix.spec.design import Design, FactorDesign
 
 __all__ = ["resolve_centered", "informativeness", "choose_around", "AUTO_LAMBDA"]
 
@@ -34,10 +35,7 @@ AUTO_LAMBDA = 0.7
 
 def _nested_in(a: FactorDesign, b: FactorDesign) -> bool:
     """True when every level of ``a`` lies inside one level of ``b`` (and ``a`` is finer)."""
-    if a.n_levels <= b.n_levels:
-        return False
-    pairs = np.unique(np.stack([a.index, b.index]), axis=1)
-    return pairs.shape[1] == a.n_levels
+    return parent_index(a, b) is not None
 
 
 def _group_estimates(f: FactorDesign, resid: np.ndarray, sigma2: float):
@@ -47,10 +45,8 @@ def _group_estimates(f: FactorDesign, resid: np.ndarray, sigma2: float):
     """
     k = len(f.coefs)
     Z = f.Z
-    ZtZ = np.zeros((f.n_levels, k, k))
-    np.add.at(ZtZ, f.index, Z[:, :, None] * Z[:, None, :])
-    Zty = np.zeros((f.n_levels, k))
-    np.add.at(Zty, f.index, Z * resid[:, None])
+    ZtZ = group_crossprod(f.index, Z, Z, f.n_levels)
+    Zty = group_sum(f.index, Z * resid[:, None], f.n_levels)
     est = np.full((f.n_levels, k), np.nan)
     var = np.full((f.n_levels, k), np.nan)
     ok = np.linalg.cond(ZtZ) < 1e8

@@ -15,14 +15,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import language
-from .errors import DataError, FormulaError, argument_error, row_list
-from .formula import FormulaSpec, GroupTerm, parse_formula
+from bayesmix.core import names
+from bayesmix.errors import DataError, FormulaError, argument_error, row_list
+from bayesmix.spec import language
+from bayesmix.spec.formula import FormulaSpec, GroupTerm, parse_formula
+from bayesmix.spec.level2 import detect, explicit_columns
 
 __all__ = ["Design", "FactorDesign", "NewData", "make_design", "group_labels"]
-
-#: variable and coordinate names of the built model that a factor's level coordinate must not take
-RESERVED_NAMES = frozenset({"b", "sigma", "obs", "term", "chain", "draw", "sample"})
 
 
 @dataclass(frozen=True)
@@ -66,7 +65,7 @@ class FactorDesign:
     def dim(self) -> str:
         """Name of the levels' coordinate: the factor's name, unless that is a reserved name
         (a model variable such as ``b`` or ``sigma``), then ``<name>__level``."""
-        return f"{self.name}__level" if self.name in RESERVED_NAMES else self.name
+        return names.level_dim(self.name)
 
     @property
     def correlated_blocks(self) -> tuple[tuple[int, ...], ...]:
@@ -141,13 +140,13 @@ class Design:
 
     def coords(self) -> dict[str, list[str]]:
         """PyMC coordinates: population terms, and per factor its levels and coefficients."""
-        coords: dict[str, list[str]] = {"term": list(self.terms)}
+        coords: dict[str, list[str]] = {names.TERM: list(self.terms)}
         for f in self.factors:
             coords[f.dim] = list(f.levels)
-            coords[f"{f.name}__coef"] = list(f.coefs)
+            coords[names.coef_dim(f.name)] = list(f.coefs)
             pairs = f.cor_pairs()
             if pairs:
-                coords[f"{f.name}__cor"] = [f"{f.coefs[i]}__{f.coefs[j]}" for i, j in pairs]
+                coords[names.cor_dim(f.name)] = [names.cor_coord(f.coefs[i], f.coefs[j]) for i, j in pairs]
         return coords
 
     def encode(self, data: pd.DataFrame) -> NewData:
@@ -411,8 +410,6 @@ def make_design(
 
     # ---- explicit level-two formulas become population columns Z_c * W[group]
     if level2:
-        from .level2 import explicit_columns
-
         names, cols, needed = explicit_columns(
             level2, factors, terms, data, group_data, lambda f: group_labels(data, f.columns)
         )
@@ -428,8 +425,6 @@ def make_design(
     elif group_data:
         raise DataError("group_data is given but no level2 formulas use it")
     _rank_check(X, terms)
-    from .level2 import detect
-
     level2_terms = detect(X, terms, factors)
 
     return Design(

@@ -33,9 +33,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
-from .errors import PriorError
+from bayesmix.core import names
+from bayesmix.errors import PriorError
 
 __all__ = ["Prior", "PriorSet", "parse_prior", "resolve_priors"]
 
@@ -263,12 +265,14 @@ def model_parameters(design) -> list[tuple[str, str, tuple[str, ...]]]:
         if term == "Intercept":
             params.append(("Intercept", "Intercept", ("Intercept",)))
         else:
-            params.append(("b", f"b_{term}", (f"b_{term}", "b")))
+            params.append(("b", names.b_label(term), (names.b_label(term), "b")))
     for f in design.factors:
         for c in f.coefs:
-            params.append(("sd", f"sd_{f.name}__{c}", (f"sd_{f.name}__{c}", f"sd_{f.name}", "sd")))
+            label = names.sd_label(f.name, c)
+            params.append(("sd", label, (label, names.sd_class_label(f.name), "sd")))
         if f.cor_pairs():
-            params.append(("cor", f"cor_{f.name}", (f"cor_{f.name}", "cor")))
+            label = names.cor_class_label(f.name)
+            params.append(("cor", label, (label, "cor")))
     return params
 
 
@@ -288,8 +292,6 @@ def default_priors(
     overrides : mapping, optional
         User priors (see the module docstring).
     """
-    import numpy as np
-
     sc = family.prior_scales(data)
     params = model_parameters(design)
     defaults: dict[str, Prior] = {}

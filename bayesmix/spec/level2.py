@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import language
-from .errors import DataError, FormulaError
+from bayesmix.errors import DataError, FormulaError
+from bayesmix.spec import language
 
 __all__ = ["Level2Term", "explicit_columns", "detect"]
 

@@ -15,17 +15,14 @@ Graph layout (all vectorised; no Python loop over rows or groups):
   product on the J group rows (see :mod:`bayesmix.level2`);
 * with ``collapse=True`` the group effects are integrated out instead
   (:mod:`bayesmix.collapsed`);
-* the LKJ(eta) prior on a correlation block of size ``m`` is placed on its
-  canonical partial correlations (CPCs): under LKJ the CPC in column ``j`` is
-  ``2 * Beta(eta + (m - 2 - j) / 2, same) - 1``, independently (Lewandowski,
-  Kurowicka & Joe, 2009), so no Jacobian of the Cholesky map is needed and the
-  graph stays small and quick to compile; ``L`` is filled from the CPCs row by
-  row: ``L[i, j] = cpc[i, j] * sqrt(1 - sum_{m<j} L[i, m]^2)``.
+* the LKJ(eta) prior on a correlation block is placed on its canonical partial
+  correlations (:mod:`bayesmix.core.linalg`), so no Jacobian of the Cholesky map is
+  needed and the graph stays small and quick to compile.
 
 Variables a user reads: ``b`` (dims ``term``), ``sd_<factor>`` (dims
 ``<factor>__coef``), ``cor_<factor>`` (dims ``<factor>__cor``), ``r_<factor>``
 (dims ``<factor>``, ``<factor>__coef``) and ``sigma``.  Variables whose names
-start with ``_`` are the sampler's internal coordinates.
+start with ``_`` are the sampler's internal coordinates (all names: :mod:`bayesmix.core.names`).
 """
 
 from __future__ import annotations
@@ -35,32 +32,28 @@ from dataclasses import dataclass
 
 import numpy as np
 import pymc as pm
-import pytensor
 import pytensor.tensor as pt
 
-from .design import Design, FactorDesign
-from .families import Family
-from .parameterization import choose_around, resolve_centered
-from .priors import Prior, PriorSet
+from bayesmix.collapsed import strategy
+from bayesmix.collapsed.crossed import RowsCollapse, partial_factor
+from bayesmix.collapsed.nested import NestedStats, nested_chain, nested_loglik
+from bayesmix.collapsed.one_factor import SuffStats, marginal_loglik
+from bayesmix.core import names
+from bayesmix.core.linalg import (
+    cholesky_from_cpc,
+    correlations,
+    covariance_2x2,
+    covariance_matrix,
+    cpc_beta_params,
+    group_effects,
+)
+from bayesmix.core.slots import data_slot
+from bayesmix.graph.parameterization import choose_around, resolve_centered
+from bayesmix.spec.design import Design, FactorDesign
+from bayesmix.spec.families import Family
+from bayesmix.spec.priors import Prior, PriorSet
 
-__all__ = ["build_model", "BuiltModel", "INTERNAL_PREFIX", "DATA_PREFIX", "data_slot"]
-
-INTERNAL_PREFIX = "_"
-#: prefix of the graph's data inputs (see :func:`data_slot`)
-DATA_PREFIX = "data__"
-
-
-def data_slot(name: str, value):
-    """A named shared variable holding numbers the graph reads (data, prior parameters).
-
-    Every number that comes from the data or the priors enters the graph this
-    way rather than as a constant, so the compiled log density depends only on
-    the model's structure: a model refitted to new data (a simulation study, a
-    new sample) reuses the compiled function, swapping the values in.
-    """
-    arr = np.asarray(value)
-    arr = arr.astype(np.int64) if arr.dtype.kind in "biu" else arr.astype(float)
-    return pytensor.shared(arr, name=f"{DATA_PREFIX}{name}")
+__all__ = ["build_model", "BuiltModel", "centring_means"]
 
 
 def _make_rv(name: str, prior: Prior, kw: dict):
@@ -103,7 +96,7 @@ def _vector_rv(
     rvs = []
     parts = []
     for dist, idx in groups.items():
-        rv_name = name if single else f"{INTERNAL_PREFIX}{name}__{dist}"
+        rv_name = name if single else names.split_var(name, dist)
         if scalar:
             kw = {}
             stacked = priors[0]
@@ -127,64 +120,6 @@ def _vector_rv(
     order = np.argsort(np.concatenate([idx for _, idx in parts]))
     vec = pt.concatenate(rvs)[order]
     return pm.Deterministic(name, vec, dims=dims) if dims is not None else vec
-
-
-def cholesky_from_cpc(cpc, factor: FactorDesign, xp):
-    """Block-diagonal Cholesky factor of the factor's correlation matrix.
-
-    Written once for both backends: ``xp`` is ``pytensor.tensor`` when building
-    the graph (``cpc`` of shape ``(n_pairs,)``) and ``numpy`` when expanding
-    draws (``cpc`` of shape ``(..., n_pairs)``).  Returns shape ``(..., k, k)``.
-    """
-    k = len(factor.coefs)
-    one = xp.ones_like(cpc[..., 0])
-    zero = xp.zeros_like(cpc[..., 0])
-    L = [[one if i == j else zero for j in range(k)] for i in range(k)]
-    pos = 0
-    for block in factor.correlated_blocks:
-        m = len(block)
-        for ii in range(1, m):
-            row = block[ii]
-            used = zero
-            for jj in range(ii):
-                value = cpc[..., pos] * xp.sqrt(1.0 - used)
-                L[row][block[jj]] = value
-                used = used + value**2
-                pos += 1
-            L[row][row] = xp.sqrt(1.0 - used)
-    return xp.stack([xp.stack(r, axis=-1) for r in L], axis=-2)
-
-
-def covariance_matrix(sd, L, xp):
-    """``Sigma = diag(sd) L L' diag(sd)`` (``L`` None: independent), shape ``(..., k, k)``."""
-    if L is None:
-        k = sd.shape[-1]
-        return sd[..., :, None] ** 2 * xp.eye(k)
-    sdL = sd[..., :, None] * L
-    return sdL @ xp.swapaxes(sdL, -1, -2) if xp is np else pt.dot(sdL, sdL.T)
-
-
-def correlations(L, pairs, xp):
-    """The correlations ``(L @ L.T)[i, j]`` for the index pairs, shape ``(..., n_pairs)``."""
-    return xp.stack([(L[..., i, :] * L[..., j, :]).sum(axis=-1) for i, j in pairs], axis=-1)
-
-
-def group_effects(z, L, sd, xp):
-    """Non-centred group effects ``(z @ L.T) * sd``; ``z`` is ``(..., J, k)``."""
-    if L is None:
-        return z * sd[..., None, :]
-    return xp.matmul(z, xp.swapaxes(L, -1, -2)) * sd[..., None, :]
-
-
-def _cpc_params(factor: FactorDesign, eta: float) -> np.ndarray:
-    """Beta parameter of each CPC, in ``cor_pairs`` order."""
-    out = []
-    for block in factor.correlated_blocks:
-        m = len(block)
-        for ii in range(1, m):
-            for jj in range(ii):
-                out.append(eta + (m - 2 - jj) / 2.0)
-    return np.asarray(out, dtype=float)
 
 
 @dataclass(frozen=True)
@@ -265,11 +200,10 @@ def build_model(
     """
     centered = resolve_centered(centered, design, data.get("y") if family.name == "gaussian" else None)
     partial = None  # with crossed factors, the one integrated out given the others
-    if collapse and len(design.factors) > 1:
-        from .collapsed import nested_chain, partial_factor
-
-        if nested_chain(design) is None:
-            partial = partial_factor(design)
+    how = strategy(design, family)[0] if collapse else None
+    if how == "crossed":
+        partial = partial_factor(design)
+        if True:
             centered = {**centered, partial.name: False}
     around = choose_around(design, centered)
     X = design.X
@@ -282,52 +216,41 @@ def build_model(
             i0 = terms.index("Intercept")
             slope_idx = [j for j in range(len(terms)) if j != i0]
             xbar = X[:, slope_idx].mean(axis=0)
-            icpt = _vector_rv(
-                f"{INTERNAL_PREFIX}Intercept_c", [priors["Intercept"]], None, False, parts, scalar=True
-            )
+            icpt = _vector_rv(names.INTERCEPT_C, [priors["Intercept"]], None, False, parts, scalar=True)
             eta = icpt
             b_s = None
             if slope_idx:
                 b_s = _vector_rv(
-                    f"{INTERNAL_PREFIX}b", [priors[f"b_{terms[j]}"] for j in slope_idx], None, False, parts
+                    names.SLOPES, [priors[names.b_label(terms[j])] for j in slope_idx], None, False, parts
                 )
                 eta = eta + _population_part(design, slope_idx, xbar, b_s)
                 full = pt.concatenate([pt.atleast_1d(icpt - pt.dot(data_slot("xbar", xbar), b_s)), b_s])
-                pm.Deterministic("b", full[np.argsort([i0, *slope_idx])], dims="term")
+                pm.Deterministic(names.B, full[np.argsort([i0, *slope_idx])], dims=names.TERM)
             else:
-                pm.Deterministic("b", pt.atleast_1d(icpt), dims="term")
+                pm.Deterministic(names.B, pt.atleast_1d(icpt), dims=names.TERM)
         elif terms:
-            b = _vector_rv("b", [priors[f"b_{t}"] for t in terms], "term", False, parts)
+            b = _vector_rv(names.B, [priors[names.b_label(t)] for t in terms], names.TERM, False, parts)
             eta = pt.dot(data_slot("X", X), b)
         else:
             eta = pt.constant(0.0)
 
-        if collapse and partial is None:
-            from .collapsed import (
-                NestedStats,
-                SuffStats,
-                covariance,
-                marginal_loglik,
-                nested_chain,
-                nested_loglik,
-            )
-
+        if how in ("one_factor", "nested"):
             hypers = []
-            chain = design.factors if len(design.factors) == 1 else nested_chain(design)
+            chain = design.factors if how == "one_factor" else nested_chain(design)
             Ls = []
             for f in chain:
                 sd, L, cpc = _factor_hyper(f, priors, parts)
                 rho = cpc[0] if cpc is not None else (pt.constant(0.0) if len(f.coefs) == 2 else None)
                 hypers.append((sd, rho))
                 Ls.append(L)
-            sigma = _vector_rv("sigma", [priors["sigma"]], None, True, parts, scalar=True)
+            sigma = _vector_rv(names.SIGMA, [priors["sigma"]], None, True, parts, scalar=True)
             b_all = b_s if design.has_intercept else b
-            if len(chain) == 1:
+            if how == "one_factor":
                 ss = SuffStats(design, data["y"], xbar, slope_idx)
                 (sd, rho), icpt_in = hypers[0], (icpt if design.has_intercept else None)
                 k = len(chain[0].coefs)
                 # k <= 2: closed-form entries (a smaller graph, quicker to compile); else sd L L' sd
-                Sigma = covariance(sd, rho, k) if k <= 2 else covariance_matrix(sd, Ls[0], pt)
+                Sigma = covariance_2x2(sd, rho, k) if k <= 2 else covariance_matrix(sd, Ls[0], pt)
                 loglik = marginal_loglik(icpt_in, b_all, Sigma, sigma, design, ss.as_graph_inputs())
             else:
                 ss = NestedStats(design, data["y"], xbar, slope_idx, chain)
@@ -370,11 +293,9 @@ def build_model(
             eta = eta + data_slot("offset", design.offset)
         sigma = None
         if family.has_sigma:
-            sigma = _vector_rv("sigma", [priors["sigma"]], None, True, parts, scalar=True)
+            sigma = _vector_rv(names.SIGMA, [priors["sigma"]], None, True, parts, scalar=True)
         rows = None
         if partial is not None:
-            from .collapsed import RowsCollapse
-
             sd, L, _ = _factor_hyper(partial, priors, parts)
             rows = RowsCollapse(design, data["y"], partial)
             pm.Potential("collapsed_loglik", rows.loglik(eta, others, covariance_matrix(sd, L, pt), sigma))
@@ -457,15 +378,24 @@ def centring_means(f: FactorDesign, around_f: dict, icpt, b_s, design: Design, s
 def _factor_hyper(f: FactorDesign, priors: PriorSet, parts: dict):
     """The factor's SDs and, with correlated coefficients, its CPCs and Cholesky factor."""
     name = f.name
-    sd = _vector_rv(f"sd_{name}", [priors[f"sd_{name}__{c}"] for c in f.coefs], f"{name}__coef", True, parts)
+    sd = _vector_rv(
+        names.sd_var(name),
+        [priors[names.sd_label(name, c)] for c in f.coefs],
+        names.coef_dim(name),
+        True,
+        parts,
+    )
     pairs = f.cor_pairs()
     L = cpc = None
     if pairs:
-        beta = data_slot(f"cpc_{name}.beta", _cpc_params(f, priors[f"cor_{name}"].params[0]))
-        u = pm.Beta(f"{INTERNAL_PREFIX}cpc_{name}", alpha=beta, beta=beta, shape=len(pairs))
+        beta = data_slot(
+            f"cpc_{name}.beta",
+            cpc_beta_params(f.correlated_blocks, priors[names.cor_class_label(name)].params[0]),
+        )
+        u = pm.Beta(names.cpc_var(name), alpha=beta, beta=beta, shape=len(pairs))
         cpc = 2.0 * u - 1.0
         L = cholesky_from_cpc(cpc, f, pt)
-        pm.Deterministic(f"cor_{name}", correlations(L, pairs, pt), dims=f"{name}__cor")
+        pm.Deterministic(names.cor_var(name), correlations(L, pairs, pt), dims=names.cor_dim(name))
     return sd, L, cpc
 
 
@@ -474,21 +404,21 @@ def _group_effects_rv(f: FactorDesign, priors: PriorSet, centered: bool, parts: 
     name = f.name
     k = len(f.coefs)
     sd, L, _ = _factor_hyper(f, priors, parts)
-    dims = (f.dim, f"{name}__coef")
+    dims = (f.dim, names.coef_dim(name))
     if not centered:
-        z = pm.Normal(f"{INTERNAL_PREFIX}z_{name}", 0.0, 1.0, dims=dims)
-        r = pm.Deterministic(f"r_{name}", group_effects(z, L, sd, pt), dims=dims)
+        z = pm.Normal(names.z_var(name), 0.0, 1.0, dims=dims)
+        r = pm.Deterministic(names.r_var(name), group_effects(z, L, sd, pt), dims=dims)
     elif means is None and L is None:
-        r = pm.Normal(f"r_{name}", 0.0, sd, dims=dims)
+        r = pm.Normal(names.r_var(name), 0.0, sd, dims=dims)
     elif means is None:
-        r = pm.MvNormal(f"r_{name}", mu=np.zeros(k), chol=sd[:, None] * L, dims=dims)
+        r = pm.MvNormal(names.r_var(name), mu=np.zeros(k), chol=sd[:, None] * L, dims=dims)
     else:
-        m_name = f"{INTERNAL_PREFIX}m_{name}"
+        m_name = names.m_var(name)
         if L is None:
             m = pm.Normal(m_name, means, sd, dims=dims)
         else:
             m = pm.MvNormal(m_name, mu=means, chol=sd[:, None] * L, dims=dims)
-        r = pm.Deterministic(f"r_{name}", m - means, dims=dims)
+        r = pm.Deterministic(names.r_var(name), m - means, dims=dims)
     return r
 
 

@@ -9,6 +9,12 @@ family          link        response
 ``poisson``     log         non-negative integer counts; exposure via ``offset(np.log(e))``
 ==============  ==========  ===================================================
 
+Each family has a PyMC side (:meth:`Family.observe`, used by the graph) and a numpy side
+used after the fit (predictions, pointwise log-likelihood for LOO, R^2, simulation):
+:meth:`Family.mean` (the inverse link times trials), :meth:`Family.logpdf` and
+:meth:`Family.random`, all elementwise over arrays of linear predictors such as
+``(chain, draw, obs)``, and checked against PyMC's own distributions in the tests.
+
 Default prior scales (see :mod:`bayesmix.priors` for how they are used):
 Gaussian priors scale with ``sd(y)``; on the logit, probit and log scales the
 intercept gets ``normal(loc, 2.5)`` (``loc`` 0 for logit/probit, the log of the
@@ -22,8 +28,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pymc as pm
+from scipy import special
 
-from .errors import DataError, argument_error, row_list
+from bayesmix.errors import DataError, argument_error, row_list
 
 __all__ = ["Family", "Gaussian", "Bernoulli", "Binomial", "Poisson", "get_family", "PriorScales"]
 
@@ -66,6 +74,11 @@ def _counts(y: pd.Series, what: str, family: str) -> np.ndarray:
     return arr.astype(np.int64)
 
 
+def _log_p(eta, link: str):
+    """``log P(y = 1)`` on the logit or probit scale, stable in the tails."""
+    return special.log_ndtr(eta) if link == "probit" else special.log_expit(eta)
+
+
 @dataclass(frozen=True)
 class Family:
     """Base class of response families."""
@@ -84,6 +97,41 @@ class Family:
 
     def observe(self, eta, data: dict, sigma=None):
         """Add the observed variable ``obs`` with linear predictor ``eta`` to the current model."""
+        raise NotImplementedError
+
+    def inverse_link(self, eta):
+        """The link's inverse: the mean of one trial given the linear predictor (numpy)."""
+        raise NotImplementedError
+
+    def mean(self, eta, data: dict):
+        """Expected response given the linear predictor (binomial: trials x probability).
+
+        Parameters
+        ----------
+        eta : ndarray, shape (..., N)
+            Linear predictor, offsets included.
+        data : dict
+            The family's prepared arrays (``n`` for binomial), shape (N,).
+        """
+        return self.inverse_link(eta)
+
+    def logpdf(self, y, eta, data: dict, sigma=None):
+        """Pointwise log density (mass) of ``y`` given ``eta`` (numpy, elementwise).
+
+        Parameters
+        ----------
+        y : ndarray, shape (N,)
+            The prepared response (``data["y"]``).
+        eta : ndarray, shape (..., N)
+        data : dict
+            The family's prepared arrays.
+        sigma : ndarray, optional
+            Residual SD for Gaussian, broadcastable against ``eta`` (e.g. ``sigma[..., None]``).
+        """
+        raise NotImplementedError
+
+    def random(self, eta, data: dict, rng: np.random.Generator, sigma=None):
+        """Random responses given ``eta``, one per element (numpy); arguments as :meth:`logpdf`."""
         raise NotImplementedError
 
     @property
@@ -114,9 +162,18 @@ class Gaussian(Family):
         return PriorScales(float(np.mean(y)), 2.5 * s, 2.5 * s, s, s)
 
     def observe(self, eta, data, sigma=None):
-        import pymc as pm
-
         return pm.Normal("obs", mu=eta, sigma=sigma, observed=data["y"])
+
+    def inverse_link(self, eta):
+        return np.asarray(eta, dtype=float)
+
+    def logpdf(self, y, eta, data, sigma=None):
+        z = (y - eta) / sigma
+        return -0.5 * np.log(2.0 * np.pi) - np.log(sigma) - 0.5 * z**2
+
+    def random(self, eta, data, rng, sigma=None):
+        eta = np.asarray(eta, dtype=float)
+        return eta + np.broadcast_to(sigma, eta.shape) * rng.standard_normal(eta.shape)
 
 
 @dataclass(frozen=True)
@@ -165,11 +222,19 @@ class Bernoulli(Family):
         return out
 
     def observe(self, eta, data, sigma=None):
-        import pymc as pm
-
         if self.link == "probit":
             return pm.Bernoulli("obs", p=pm.math.invprobit(eta), observed=data["y"])
         return pm.Bernoulli("obs", logit_p=eta, observed=data["y"])
+
+    def inverse_link(self, eta):
+        return special.ndtr(eta) if self.link == "probit" else special.expit(eta)
+
+    def logpdf(self, y, eta, data, sigma=None):
+        return y * _log_p(eta, self.link) + (1 - y) * _log_p(-np.asarray(eta), self.link)
+
+    def random(self, eta, data, rng, sigma=None):
+        p = self.inverse_link(eta)
+        return (rng.random(np.shape(p)) < p).astype(np.int64)
 
     @property
     def ratio_name(self):
@@ -204,9 +269,22 @@ class Binomial(Family):
         return {"y": succ, "n": n}
 
     def observe(self, eta, data, sigma=None):
-        import pymc as pm
-
         return pm.Binomial("obs", n=data["n"], logit_p=eta, observed=data["y"])
+
+    def inverse_link(self, eta):
+        return special.expit(eta)
+
+    def mean(self, eta, data):
+        return data["n"] * special.expit(eta)
+
+    def logpdf(self, y, eta, data, sigma=None):
+        n = data["n"]
+        log_choose = special.gammaln(n + 1) - special.gammaln(y + 1) - special.gammaln(n - y + 1)
+        return log_choose + y * special.log_expit(eta) + (n - y) * special.log_expit(-np.asarray(eta))
+
+    def random(self, eta, data, rng, sigma=None):
+        p = special.expit(eta)
+        return rng.binomial(np.broadcast_to(data["n"], np.shape(p)), p)
 
     @property
     def ratio_name(self):
@@ -230,9 +308,16 @@ class Poisson(Family):
         return PriorScales(float(np.log(rate)), 2.5, 2.5, 2.5)
 
     def observe(self, eta, data, sigma=None):
-        import pymc as pm
-
         return pm.Poisson("obs", mu=pm.math.exp(eta), observed=data["y"])
+
+    def inverse_link(self, eta):
+        return np.exp(eta)
+
+    def logpdf(self, y, eta, data, sigma=None):
+        return y * np.asarray(eta) - np.exp(eta) - special.gammaln(y + 1)
+
+    def random(self, eta, data, rng, sigma=None):
+        return rng.poisson(np.exp(eta))
 
     @property
     def ratio_name(self):

@@ -16,8 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import FormulaError
-from .language import MAX_LENGTH, check_expression, check_side
+from bayesmix.errors import FormulaError
+from bayesmix.spec.language import MAX_LENGTH, check_expression, check_side
 
 _IDENT = re.compile(r"[A-Za-z_.][A-Za-z0-9_.]*$")
 

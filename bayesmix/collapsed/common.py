@@ -1,0 +1,52 @@
+"""What the collapsed strategies share: conditional normal draws, the parameter vector, RNG streams."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytensor.tensor as pt
+
+__all__ = ["ONE_FACTOR_STREAM", "CROSSED_STREAM", "rng_for", "theta_vector", "conditional_draws"]
+
+#: second word of the seed of the exact group-effect draws (one factor and nested chains), so they
+#: are a stream of their own, reproducible from the fit's seed
+ONE_FACTOR_STREAM = 7919
+#: the same for the factor integrated out of crossed designs
+CROSSED_STREAM = 7927
+
+
+def rng_for(seed: int | None, stream: int) -> np.random.Generator:
+    """The generator of one stream of exact draws: ``default_rng([seed, stream])`` (fresh entropy without a seed)."""
+    return np.random.default_rng(None if seed is None else [seed, stream])
+
+
+def theta_vector(icpt, b_s, has_intercept: bool, xp):
+    """The sampled population vector ``[Intercept_c, slopes]`` (or ``b`` without an intercept)."""
+    if has_intercept:
+        parts = [xp.atleast_1d(icpt) if xp is pt else icpt[..., None]]
+        if b_s is not None:
+            parts.append(b_s)
+        return xp.concatenate(parts, axis=-1)
+    return b_s
+
+
+def conditional_draws(Sigma, sigma, ZtZ, rhs, rng, budget: int = 20_000_000) -> np.ndarray:
+    """Draws ``u_j ~ N(C_j b_j / sigma^2, C_j)``, ``C_j = (Sigma^{-1} + Z_j'Z_j / sigma^2)^{-1}``.
+
+    The conditional posterior of group effects given everything else, for ``S``
+    posterior draws at once (in chunks of draws bounded by ``budget`` numbers).
+    ``Sigma`` is ``(S, k, k)``, ``sigma`` ``(S,)``, ``ZtZ`` ``(J, k, k)`` and ``rhs(sl)``
+    returns ``b_j = Z_j'(y_j - mu_j)`` for the draws in slice ``sl``, shape ``(s, J, k)``.
+    Returns ``(S, J, k)``.
+    """
+    J, k = ZtZ.shape[:2]
+    S = Sigma.shape[0]
+    out = np.empty((S, J, k))
+    step = max(1, budget // max(1, J * k * k))
+    for start in range(0, S, step):
+        sl = slice(start, min(S, start + step))
+        s2 = sigma[sl, None, None, None] ** 2
+        C = np.linalg.inv(np.linalg.inv(Sigma[sl])[:, None] + ZtZ / s2)
+        mean = np.einsum("sjab,sjb->sja", C, rhs(sl)) / s2[..., 0]
+        L = np.linalg.cholesky(C)
+        out[sl] = mean + np.einsum("sjab,sjb->sja", L, rng.standard_normal(mean.shape))
+    return out
