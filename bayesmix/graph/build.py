@@ -47,6 +47,7 @@ from bayesmix.core.linalg import (
     cpc_beta_params,
     group_effects,
 )
+from bayesmix.core.predictor import coefficient_mean
 from bayesmix.core.slots import data_slot
 from bayesmix.graph.parameterization import choose_around, resolve_centered
 from bayesmix.spec.design import Design, FactorDesign
@@ -352,26 +353,19 @@ def centring_means(f: FactorDesign, around_f: dict, icpt, b_s, design: Design, s
     """Means the hierarchically centred group coefficients are drawn around, shape ``(..., J, k)``.
 
     Coefficient ``c``'s mean in group ``j``: its population coefficient plus its
-    level-two prediction ``W_j @ gamma_c``; 0 for coefficients without a population term.
-    Shared by the graph (``xp`` = pytensor) and the draw expansion (``xp`` = numpy);
-    ``w`` maps a level-two term to its group values as a graph input (numpy's by default).
+    level-two prediction (:func:`bayesmix.core.predictor.coefficient_mean`); 0 for
+    coefficients without a population term.  Shared by the graph (``xp`` = pytensor) and
+    the draw expansion (``xp`` = numpy); ``w`` maps a level-two term to its group values
+    as a graph input (numpy's by default).  Reads the sampled ``Intercept_c`` and slopes.
     """
-    ones = np.ones(f.n_levels)
-    cols = []
-    for c, coef in enumerate(f.coefs):
-        term = around_f.get(c)
-        if term is None:
-            base = xp.zeros_like(icpt)
-        elif term == "Intercept":
-            base = icpt
-        else:
-            base = b_s[..., list(slope_idx).index(design.terms.index(term))]
-        col = base[..., None] * ones
-        for t in design.level2:
-            if t.factor == f.name and t.coef == coef:
-                g = b_s[..., list(slope_idx).index(design.terms.index(t.term))]
-                col = col + g[..., None] * (np.nan_to_num(t.values) if w is None else w[t.term])
-        cols.append(col)
+
+    def get_b(term):
+        return icpt if term == "Intercept" else b_s[..., list(slope_idx).index(design.terms.index(term))]
+
+    cols = [
+        coefficient_mean(f, coef, design, get_b, xp, icpt, around_f.get(c), w)
+        for c, coef in enumerate(f.coefs)
+    ]
     return xp.stack(cols, axis=-1)
 
 

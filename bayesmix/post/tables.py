@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayesmix.core.predictor import coefficients
 from bayesmix.inference.diagnostics import ess_tail, quantiles, rhat_and_ess_bulk
 from bayesmix.spec.design import Design
 
@@ -131,30 +132,17 @@ def coef(post: xr.Dataset, design: Design, factor: str | None = None, prob: floa
 
     Every population term appears for every level (its deviation is 0 where it
     does not vary by the factor); a varying coefficient without a population
-    term is the deviation alone.
+    term is the deviation alone; a coefficient with level-two predictors adds its
+    level-two prediction (:func:`bayesmix.core.predictor.coefficients`).
     """
     factors = [design.factor(factor)] if factor is not None else list(design.factors)
-    b = post["b"].transpose("chain", "draw", "term").values if "b" in post else None
     frames = []
     for f in factors:
-        r = post[f"r_{f.name}"].transpose("chain", "draw", f.dim, f"{f.name}__coef").values
-        l2 = [t for t in design.level2 if t.factor == f.name]
-        absorbed = {t.term for t in l2}
-        names = [t for t in design.terms if t not in absorbed] + [c for c in f.coefs if c not in design.terms]
-        J = f.n_levels
-        total = np.zeros(r.shape[:2] + (J, len(names)))
-        for j, name in enumerate(names):
-            if name in design.terms:
-                total[..., j] += b[..., design.terms.index(name)][..., None]
-            if name in f.coefs:
-                total[..., j] += r[..., f.coefs.index(name)]
-            for t in l2:  # level-two prediction W_j @ gamma of this coefficient
-                if t.coef == name:
-                    total[..., j] += b[..., design.terms.index(t.term)][..., None] * np.nan_to_num(t.values)
+        total, cols = coefficients(post, design, f)
         idx = pd.MultiIndex.from_tuples(
-            [(f.name, lev, n) for lev in f.levels for n in names], names=["factor", "level", "coef"]
+            [(f.name, lev, n) for lev in f.levels for n in cols], names=["factor", "level", "coef"]
         )
-        frames.append(_draw_table(total.reshape(r.shape[0], r.shape[1], -1), idx, prob))
+        frames.append(_draw_table(total.reshape(total.shape[0], total.shape[1], -1), idx, prob))
     out = pd.concat(frames)
     return out.droplevel("factor") if factor is not None else out
 

@@ -120,6 +120,7 @@ class Design:
     n_dropped: int = 0
     offset: np.ndarray | None = field(repr=False, default=None)
     level2: tuple = ()
+    categories: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def n_obs(self) -> int:
@@ -149,22 +150,34 @@ class Design:
                 coords[names.cor_dim(f.name)] = [names.cor_coord(f.coefs[i], f.coefs[j]) for i, j in pairs]
         return coords
 
-    def encode(self, data: pd.DataFrame) -> NewData:
+    def encode(self, data: pd.DataFrame, new_levels: str = "error") -> NewData:
         """Encode new data exactly as the fitted data were encoded.
 
         Parameters
         ----------
         data : pandas.DataFrame
             Must hold the predictor and grouping columns (not the response).
+        new_levels : {"error", "allow"}
+            Group levels not seen in fitting: a :class:`DataError` listing them by
+            factor (default), or kept with group index ``-1`` for the caller to handle.
 
         Returns
         -------
         NewData
-            Population design, and per factor the group index (``-1`` for a
-            level not seen in fitting) and the varying-coefficient values.
+            Population design, and per factor the group index and the
+            varying-coefficient values.
+
+        Raises
+        ------
+        DataError
+            Missing or non-finite predictor values (naming column and rows), categories
+            of a predictor not seen in fitting (naming column, levels and rows), unseen
+            group levels with ``new_levels="error"``.
         """
         if not isinstance(data, pd.DataFrame):
             raise argument_error("data", type(data).__name__, "a pandas DataFrame")
+        if new_levels not in ("error", "allow"):
+            raise argument_error("new_levels", new_levels, "'error' or 'allow'")
         needed = set(_formula_vars(self.formula.fixed))
         for expr in self.formula.offsets:
             needed |= _expr_vars(expr, data)
@@ -173,18 +186,66 @@ class Design:
             for expr in f.term_exprs:
                 needed |= set(_formula_vars(expr))
         _check_columns(data, needed, self.formula.text, role="predictor")
+        used = [c for c in data.columns if c in needed]
+        na = data[used].isna()
+        if na.to_numpy().any():
+            col = next(c for c in used if na[c].any())
+            raise DataError(
+                f"the new data have missing values in column {col!r} ({row_list(data.index, na[col].to_numpy())}); "
+                "predictions need every predictor and grouping column"
+            )
+        for col, known in self.categories:
+            if col not in data.columns:
+                continue
+            values = data[col].astype(str).to_numpy()
+            unseen = ~np.isin(values, known)
+            if unseen.any():
+                levels = sorted(set(values[unseen]))
+                raise DataError(
+                    f"column {col!r} of the new data has categories not seen in fitting: {levels[:10]} "
+                    f"({row_list(data.index, unseen)}); the fitted categories are {list(known)[:10]}"
+                )
         X = _materialize(self.fixed_spec, data, self.formula.text)
         index, Zs = {}, {}
         for f in self.factors:
             labels = group_labels(data, f.columns)
             lookup = {lev: i for i, lev in enumerate(f.levels)}
-            index[f.name] = np.array([lookup.get(v, -1) for v in labels], dtype=np.int64)
+            idx = np.array([lookup.get(v, -1) for v in labels], dtype=np.int64)
+            if new_levels == "error" and (idx < 0).any():
+                unseen = sorted(set(labels[idx < 0]), key=_natural_key)
+                raise DataError(
+                    f"factor {f.name!r} has levels not in the fitted data: {unseen[:10]}"
+                    + (f" and {len(unseen) - 10} more" if len(unseen) > 10 else "")
+                    + f" ({row_list(data.index, idx < 0)})"
+                )
+            index[f.name] = idx
             Zs[f.name] = np.column_stack([_materialize(s, data, self.formula.text) for s in f.term_specs])
+        X = self._with_level2_columns(X, index, Zs)
+        _check_finite(X, self.terms, data.index, "population-level")
         offset = None
         for expr in self.formula.offsets:
             values = _response_series(data, expr, self.formula.text).to_numpy(dtype=float)
             offset = values if offset is None else offset + values
         return NewData(X=X, index=index, Z=Zs, offset=offset)
+
+    def _with_level2_columns(self, X: np.ndarray, index: dict, Zs: dict) -> np.ndarray:
+        """Append the columns explicit level-two formulas added: ``Z_c * W[group]`` per new row."""
+        n_formula = X.shape[1]
+        if n_formula == len(self.terms):
+            return X
+        by_term = {t.term: t for t in self.level2}
+        cols = []
+        for term in self.terms[n_formula:]:
+            t = by_term[term]
+            f = self.factor(t.factor)
+            idx = index[f.name]
+            if (idx < 0).any():
+                raise DataError(
+                    f"the level-two predictor {t.predictor!r} of {f.name!r} is known only for the fitted "
+                    f"levels; the new data have other levels of {f.name!r}"
+                )
+            cols.append(Zs[f.name][:, f.coefs.index(t.coef)] * np.nan_to_num(t.values)[idx])
+        return np.column_stack([X, *cols])
 
 
 @dataclass(frozen=True)
@@ -427,6 +488,12 @@ def make_design(
     _rank_check(X, terms)
     level2_terms = detect(X, terms, factors)
 
+    categories = tuple(
+        (c, tuple(sorted(pd.unique(data[c].astype(str)), key=_natural_key)))
+        for c in sorted(fixed_vars | {v for g in spec.groups for v in _formula_vars(g.expr)})
+        if c in data.columns
+        and (not pd.api.types.is_numeric_dtype(data[c]) or pd.api.types.is_bool_dtype(data[c]))
+    )
     return Design(
         formula=spec,
         y=y,
@@ -439,6 +506,7 @@ def make_design(
         n_dropped=n_bad,
         offset=offset,
         level2=level2_terms,
+        categories=categories,
     )
 
 
