@@ -11,11 +11,13 @@ from bayesmix.errors import (
     BayesmixError,
     ConvergenceWarning,
     DataError,
+    FitFileError,
     FormulaError,
     PriorError,
     SamplingError,
     SpecError,
 )
+from bayesmix.io import load
 from bayesmix.model import Fit, Model
 from bayesmix.spec.priors import Prior
 
@@ -27,6 +29,7 @@ __all__ = [
     "ConvergenceWarning",
     "DataError",
     "Fit",
+    "FitFileError",
     "FormulaError",
     "Model",
     "Prior",
@@ -34,4 +37,5 @@ __all__ = [
     "SamplingError",
     "SpecError",
     "datasets",
+    "load",
 ]

@@ -54,6 +54,10 @@ class SamplingError(BayesmixError, RuntimeError):
     """The sampler could not start or failed (for example no finite initial point)."""
 
 
+class FitFileError(BayesmixError, ValueError):
+    """A saved fit that cannot be loaded: missing, damaged, not a bayesmix file, or a newer format."""
+
+
 class ConvergenceWarning(UserWarning):
     """Sampling finished but the diagnostics say the draws may not be trusted."""
 

@@ -1,9 +1,18 @@
-"""The user-facing facades: :class:`Model` (a spec bound to data) and :class:`Fit` (its posterior)."""
+"""The user-facing facades: :class:`Model` (a spec bound to data) and :class:`Fit` (its posterior).
+
+Both are thin and both pickle: a :class:`Model` is immutable (its PyMC graphs are
+built on demand and not pickled; compiled code lives in a
+:class:`~bayesmix.inference.compiled.CompileCache`), and a :class:`Fit` is data -- the
+posterior DataTree, whose attributes carry the model's spec and the sampler settings,
+plus the :class:`Model` that rebuilds everything else.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,12 +22,14 @@ from bayesmix.collapsed.crossed import RowsCollapse
 from bayesmix.errors import argument_error
 from bayesmix.graph.build import BuiltModel, build_model
 from bayesmix.graph.parameterization import resolve_centered
+from bayesmix.inference.compiled import CompileCache
 from bayesmix.inference.sampling import SamplerSettings, convergence_report, sample, warn_convergence
+from bayesmix.post import serialize
 from bayesmix.post import tables as results
 from bayesmix.spec.design import Design, make_design
 from bayesmix.spec.families import Family, get_family
 from bayesmix.spec.formula import parse_formula
-from bayesmix.spec.priors import Prior, PriorSet, default_priors
+from bayesmix.spec.priors import Prior, default_priors
 
 __all__ = ["Model", "Fit"]
 
@@ -78,24 +89,59 @@ class Model:
         level2: Mapping[str, Mapping[str, str]] | None = None,
         group_data: Mapping[str, pd.DataFrame] | None = None,
     ):
-        self.formula = formula
-        self.family = get_family(family, link)
-        self.centered = centered
-        self.na_action = na_action
-        self._prior_overrides = dict(priors or {})
+        family = get_family(family, link)
         # parse and encode now: a bad formula or bad data should fail at once, not at fit()
-        self.level2 = level2
-        self.design: Design = make_design(
+        design = make_design(
             parse_formula(formula), data, na_action=na_action, level2=level2, group_data=group_data
         )
-        self.response_data = self.family.prepare(
-            self.design.y, self.design.y_other, self.design.formula.response.kind
-        )
+        response_data = family.prepare(design.y, design.y_other, design.formula.response.kind)
         if not (isinstance(centered, str) and centered == "auto"):
-            resolve_centered(centered, self.design)  # a bad value fails here, not at fit()
-        self.priors: PriorSet = default_priors(
-            self.design, self.family, self.response_data, self._prior_overrides
+            resolve_centered(centered, design)  # a bad value fails here, not at fit()
+        overrides = dict(priors or {})
+        values = {
+            "formula": formula,
+            "family": family,
+            "centered": centered,
+            "na_action": na_action,
+            "level2": level2,
+            "design": design,
+            "response_data": response_data,
+            "priors": default_priors(design, family, response_data, overrides),
+            "data": data.loc[design.rows, list(design.columns)].copy(),
+            "group_data": dict(group_data) if group_data else None,
+            "_prior_overrides": overrides,
+            "_graphs": {},
+        }
+        for key, value in values.items():
+            object.__setattr__(self, key, value)
+
+    def __setattr__(self, name, value):
+        raise AttributeError(
+            f"a Model is immutable (cannot set {name!r}); use with_data() or build a new Model"
         )
+
+    def __getstate__(self):
+        # the PyMC graphs are rebuilt on demand: they hold compiled functions that do not pickle
+        return {k: v for k, v in self.__dict__.items() if k != "_graphs"}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.__dict__["_graphs"] = {}
+
+    def spec(self) -> dict:
+        """The model's specification as plain data (formula, family, link, priors given, options).
+
+        What :func:`bayesmix.load` needs, with the data, to rebuild this model.
+        """
+        return {
+            "formula": self.formula,
+            "family": self.family.name,
+            "link": self.family.link,
+            "priors": {k: str(v) for k, v in self._prior_overrides.items()},
+            "centered": self.centered,
+            "na_action": self.na_action,
+            "level2": {f: dict(eqs) for f, eqs in self.level2.items()} if self.level2 else None,
+        }
 
     def with_data(self, data: pd.DataFrame, group_data: Mapping[str, pd.DataFrame] | None = None) -> Model:
         """The same model (formula, family, priors given, options) on new data.
@@ -131,20 +177,26 @@ class Model:
             group_data=group_data,
         )
 
-    @cached_property
+    @property
     def built(self) -> BuiltModel:
         """The built PyMC model and its bookkeeping (built on first access)."""
-        return build_model(self.design, self.family, self.response_data, self.priors, self.centered)
+        if "full" not in self._graphs:
+            self._graphs["full"] = build_model(
+                self.design, self.family, self.response_data, self.priors, self.centered
+            )
+        return self._graphs["full"]
 
-    @cached_property
+    @property
     def built_collapsed(self) -> BuiltModel:
         """The model with the group effects integrated out (see :mod:`bayesmix.collapsed`)."""
         ok, why = collapsed.applies(self.design, self.family)
         if not ok:
             raise argument_error("collapse", True, f"False or 'auto' for this model: {why}")
-        return build_model(
-            self.design, self.family, self.response_data, self.priors, self.centered, collapse=True
-        )
+        if "collapsed" not in self._graphs:
+            self._graphs["collapsed"] = build_model(
+                self.design, self.family, self.response_data, self.priors, self.centered, collapse=True
+            )
+        return self._graphs["collapsed"]
 
     @property
     def pymc_model(self):
@@ -172,6 +224,8 @@ class Model:
         check: bool = True,
         adaptation: str = "diag",
         collapse: bool | str = "auto",
+        on_interrupt: str = "raise",
+        cache: CompileCache | None = None,
     ) -> Fit:
         """Sample the posterior with NUTS.
 
@@ -209,7 +263,13 @@ class Model:
             factors one of them).  ``"auto"``: whenever it applies.
         check : bool
             Warn (:class:`~bayesmix.ConvergenceWarning`) on divergences, R-hat > 1.01
-            or bulk ESS < 400.
+            or bulk ESS < 400 (or undefined).
+        on_interrupt : {"raise", "keep"}
+            Ctrl-C while sampling: :class:`KeyboardInterrupt` (default), or a fit of the
+            complete draws of every chain, marked interrupted (:attr:`Fit.interrupted`),
+            with a warning.
+        cache : CompileCache, optional
+            Where the compiled model is kept and looked up (default: the process's cache).
 
         Returns
         -------
@@ -233,8 +293,16 @@ class Model:
             progressbar=progressbar,
             adaptation=adaptation,
         )
-        idata = sample(self.built_collapsed if use else self.built, self.design, settings)
-        fit = Fit(self, idata, settings, collapsed=use)
+        built = self.built_collapsed if use else self.built
+        idata = sample(built, self.design, settings, cache=cache, on_interrupt=on_interrupt)
+        what = None
+        if use:
+            what = (
+                f"{built.collapsed.factor} effects (given the other factors')"
+                if isinstance(built.collapsed, RowsCollapse)
+                else "group effects"
+            )
+        fit = Fit(self, idata, settings, collapsed=what)
         if check:
             warn_convergence(fit.convergence, stacklevel=3)
         return fit
@@ -253,11 +321,21 @@ class Fit:
         How it was sampled.
     """
 
-    def __init__(self, model: Model, idata, settings: SamplerSettings, collapsed: bool = False):
+    def __init__(self, model: Model, idata, settings: SamplerSettings, collapsed: str | None = None):
         self.model = model
         self.idata = idata
         self.settings = settings
+        #: what was integrated out while sampling ("group effects", ...), or None
         self.collapsed = collapsed
+        idata.attrs["bayesmix_spec"] = json.dumps(model.spec())
+        idata.attrs["bayesmix_sampler"] = json.dumps(
+            {**settings.as_dict(), "collapsed": collapsed}, default=str
+        )
+
+    @property
+    def interrupted(self) -> bool:
+        """True for a fit of an interrupted run (``fit(on_interrupt="keep")``): not a finished posterior."""
+        return bool(self.idata["posterior"].attrs.get("interrupted", 0))
 
     @property
     def posterior(self):
@@ -332,19 +410,14 @@ class Fit:
             self.settings,
             {
                 "convergence": self.convergence,
-                "collapsed": self._collapsed_what(),
+                "collapsed": self.collapsed,
+                "interrupted": self.idata["posterior"].attrs.get("draws_per_chain")
+                if self.interrupted
+                else None,
                 "event": self.model.response_data.get("event"),
                 "level2": self.level2() if self.design.level2 else None,
             },
         )
-
-    def _collapsed_what(self) -> str | None:
-        if not self.collapsed:
-            return None
-        rows = self.model.built_collapsed.collapsed
-        if isinstance(rows, RowsCollapse):
-            return f"{rows.factor} effects (given the other factors')"
-        return "group effects"
 
     def __repr__(self) -> str:
         return self.report()
@@ -353,6 +426,14 @@ class Fit:
         """Plot the fit; see :mod:`bayesmix.plots`. Returns a matplotlib figure."""
         return plots.plot(self, kind, **kwargs)
 
+    def save(self, path) -> Path:
+        """Write the fit to one netCDF file: draws, spec, the data the model read, versions.
+
+        :func:`bayesmix.load` reads it back into a fit with the same report and tables
+        that can be refitted; see :mod:`bayesmix.post.serialize`.
+        """
+        return serialize.save(self, path)
+
     def to_netcdf(self, path: str) -> None:
-        """Write the posterior (DataTree) to a netCDF file."""
+        """Write only the posterior DataTree to a netCDF file (for ArviZ; :meth:`save` keeps everything)."""
         self.idata.to_netcdf(path, engine="h5netcdf")

@@ -16,6 +16,11 @@ The result is nutpie's own ``CompiledPyMCModel`` (so ``nutpie.sample`` and
 ``with_data`` work unchanged).  Anything this module cannot key (a graph
 PyTensor does not cache, an unexpected nutpie version) falls back to
 ``nutpie.compile_pymc_model``.
+
+The cached path uses nutpie helpers that are not public API (:data:`PRIVATE_HELPERS`);
+``pyproject.toml`` bounds nutpie to the tested minor release, and
+:func:`private_api_available` sends any other release (or a missing helper) down the
+public path, which compiles every model afresh but samples the same draws.
 """
 
 from __future__ import annotations
@@ -28,53 +33,116 @@ from uuid import uuid4
 import numpy as np
 import pytensor
 
-__all__ = ["compile_nutpie", "structure_key"]
+__all__ = ["CompileCache", "DEFAULT_CACHE", "compile_nutpie", "structure_key", "private_api_available"]
 
-#: compiled models by structure key, most recent last (a small in-process LRU)
-_BY_STRUCTURE: dict[str, object] = {}
-_MAX_KEPT = 8
-#: how many compiles were avoided by reuse in this process
-REUSED = {"count": 0}
+#: nutpie's non-public helpers the cached path calls (in ``nutpie.compile_pymc``)
+PRIVATE_HELPERS = (
+    "_make_functions",
+    "_prepare_dims_and_coords",
+    "_rv_dict_to_flat_array_wrapper",
+    "_wrap_with_lock",
+    "address_as_void_pointer",
+    "CompiledPyMCModel",
+)
+#: nutpie minor releases the cached path was tested with (``pyproject.toml`` pins the same range)
+TESTED_NUTPIE = ((0, 16), (0, 17))
+
+
+def private_api_available() -> bool:
+    """Whether this nutpie is a tested release with every helper of :data:`PRIVATE_HELPERS`."""
+    import nutpie
+    from nutpie import compile_pymc as ncp
+
+    try:
+        version = tuple(int(p) for p in nutpie.__version__.split(".")[:2])
+    except ValueError:
+        return False
+    lo, hi = TESTED_NUTPIE
+    return lo <= version < hi and all(hasattr(ncp, name) for name in PRIVATE_HELPERS)
+
 
 #: bump when the generated source changes, so stale cache entries are not loaded
 _SOURCE_VERSION = "2"
 
 
-def compile_nutpie(model, var_names=None):
-    """Compile ``model`` for ``nutpie.sample``, reusing an earlier compile of the same structure.
+class CompileCache:
+    """Compiled nutpie models of this process, by model structure (a small LRU).
 
-    A model whose log density has the same graph as one compiled earlier in
-    this process (same operations, same shapes, numbers differing only in its
-    data inputs, see :func:`bayesmix.build.data_slot`) gets that compiled
-    function with its own data swapped in (``with_data``); otherwise it is
-    compiled, with callbacks numba caches on disk.
+    A model whose log density has the same graph as one compiled earlier (same
+    operations, same shapes, numbers differing only in its data inputs, see
+    :func:`bayesmix.core.slots.data_slot`) gets that compiled function with its own
+    data swapped in (``with_data``); otherwise it is compiled, with callbacks numba
+    caches on disk.  Fits use :data:`DEFAULT_CACHE` unless given another one (for
+    example a fresh one to force a compile).
 
     Parameters
     ----------
-    model : pymc.Model
-    var_names : list of str, optional
-        Variables to store in the trace (all by default).
-
-    Returns
-    -------
-    nutpie.compile_pymc.CompiledPyMCModel
+    max_kept : int
+        Compiled models kept, least recently used dropped first.
     """
-    key = structure_key(model, var_names)
-    done = _BY_STRUCTURE.pop(key, None)
-    if done is not None:
-        try:
-            compiled = _rebind(done, model)
-        except (KeyError, ValueError):
-            compiled = None
-        if compiled is not None:
-            _BY_STRUCTURE[key] = done
-            REUSED["count"] += 1
-            return compiled
-    compiled = _compile(model, var_names)
-    _BY_STRUCTURE[key] = compiled
-    while len(_BY_STRUCTURE) > _MAX_KEPT:
-        _BY_STRUCTURE.pop(next(iter(_BY_STRUCTURE)))
-    return compiled
+
+    def __init__(self, max_kept: int = 8, private: bool | None = None):
+        self.max_kept = max_kept
+        #: use nutpie's private helpers (reuse across data, cached callbacks); None: when available
+        self.private = private_api_available() if private is None else bool(private)
+        self._by_structure: dict[str, object] = {}
+        #: compiles avoided by reuse
+        self.reused = 0
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._by_structure
+
+    def __len__(self) -> int:
+        return len(self._by_structure)
+
+    def clear(self) -> None:
+        """Forget every compiled model (the disk cache of numba stays)."""
+        self._by_structure.clear()
+
+    def compile(self, model, var_names=None):
+        """Compile ``model`` for ``nutpie.sample``, reusing an earlier compile of the same structure.
+
+        Parameters
+        ----------
+        model : pymc.Model
+        var_names : list of str, optional
+            Variables to store in the trace (all by default).
+
+        Returns
+        -------
+        nutpie.compile_pymc.CompiledPyMCModel
+        """
+        if not self.private:
+            return _compile(model, var_names, private=False)
+        key = structure_key(model, var_names)
+        done = self._by_structure.pop(key, None)
+        if done is not None:
+            try:
+                compiled = _rebind(done, model)
+            except (KeyError, ValueError):
+                compiled = None
+            if compiled is not None:
+                self._by_structure[key] = done
+                self.reused += 1
+                return compiled
+        compiled = _compile(model, var_names)
+        self._by_structure[key] = compiled
+        while len(self._by_structure) > self.max_kept:
+            self._by_structure.pop(next(iter(self._by_structure)))
+        return compiled
+
+    def __getstate__(self):
+        # compiled functions hold numba callbacks and pointers: a copy of a cache starts empty
+        return {"max_kept": self.max_kept, "private": self.private, "_by_structure": {}, "reused": 0}
+
+
+#: the cache fits use by default
+DEFAULT_CACHE = CompileCache()
+
+
+def compile_nutpie(model, var_names=None, cache: CompileCache | None = None):
+    """Compile ``model`` for nutpie through ``cache`` (default :data:`DEFAULT_CACHE`)."""
+    return (cache or DEFAULT_CACHE).compile(model, var_names)
 
 
 def structure_key(model, var_names=None) -> str:
@@ -162,16 +230,18 @@ def _rebind(compiled, model):
     return dataclasses.replace(updated, initial_point_func=point_fn, dims=dims, _coords=coords)
 
 
-def _compile(model, var_names):
+def _compile(model, var_names, private: bool = True):
     # Fast-math off: with it, a process that compiled a function and one that loaded it from
     # numba's disk cache drew different last bits for the same seed.
     with pytensor.config.change_flags(numba__fastmath=False):
-        return _compile_cached_or_plain(model, var_names)
+        return _compile_cached_or_plain(model, var_names, private)
 
 
-def _compile_cached_or_plain(model, var_names):
+def _compile_cached_or_plain(model, var_names, private: bool = True):
     import nutpie
 
+    if not private:
+        return nutpie.compile_pymc_model(model, var_names=var_names)
     try:
         return _compile_cached(model, var_names)
     except _NotCacheable:

@@ -1,8 +1,9 @@
 """Run NUTS on a built model and return an ArviZ DataTree of the user-facing variables.
 
-Engines: ``"nutpie"`` (default; Rust NUTS on a numba-compiled log density)
-and ``"pymc"`` (PyMC's own NUTS).  Both take the same seed and give the
-same draws for the same seed.
+Engines (:mod:`bayesmix.inference.engines`): ``"nutpie"`` (default; Rust NUTS on a
+numba-compiled log density) and ``"pymc"`` (PyMC's own NUTS).  This module validates
+the settings, runs the engine, decides what an interrupted run becomes, expands the
+raw draws (:mod:`bayesmix.inference.expand`) and checks convergence.
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import nutpie
 import pymc as pm
 import xarray as xr
 
 from bayesmix.errors import ConvergenceWarning, SamplingError, argument_error
 from bayesmix.graph.build import BuiltModel
-from bayesmix.inference.compiled import compile_nutpie
+from bayesmix.inference.compiled import CompileCache
 from bayesmix.inference.diagnostics import rhat_and_ess_bulk
+from bayesmix.inference.engines import EngineRun, Interrupted, get_engine
 from bayesmix.inference.expand import expand_posterior
 from bayesmix.spec.design import Design
 
@@ -63,86 +64,113 @@ class SamplerSettings:
         if self.seed is not None and (not isinstance(self.seed, (int, np.integer)) or self.seed < 0):
             raise argument_error("seed", self.seed, "a non-negative integer or None")
 
+    def as_dict(self) -> dict:
+        """The settings as plain data (what a saved fit records)."""
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
     @property
     def n_cores(self) -> int:
         """Worker count: the machine's cores, at most one per chain."""
         return int(min(self.chains, self.cores or os.cpu_count() or 1))
 
 
-def sample(built: BuiltModel, design: Design, settings: SamplerSettings):
-    """Sample a built model with NUTS.
+def sample(
+    built: BuiltModel,
+    design: Design,
+    settings: SamplerSettings,
+    cache: CompileCache | None = None,
+    on_interrupt: str = "raise",
+):
+    """Sample a built model with NUTS: engine -> raw draws -> reported quantities.
 
     Only the free variables are stored by the engine; the reported ones
     (``b``, ``sd_*``, ``cor_*``, ``r_*``) are computed from them afterwards
-    by :func:`bayesmix.expand.expand_posterior`, which keeps the compiled
+    by :func:`bayesmix.inference.expand.expand_posterior`, which keeps the compiled
     function small (quicker to compile) and identical across engines.
 
     Parameters
     ----------
     built : BuiltModel
-        From :func:`bayesmix.build.build_model`.
+        From :func:`bayesmix.graph.build.build_model`.
     design : Design
         The model's design.
     settings : SamplerSettings
+    cache : CompileCache, optional
+        Where nutpie's compiled models are kept (default: the process's cache).
+    on_interrupt : {"raise", "keep"}
+        Ctrl-C during sampling: re-raise :class:`KeyboardInterrupt` (default), or keep
+        the complete draws of every chain (trimmed to the shortest chain, no NaN
+        padding), with ``posterior.attrs["interrupted"]`` set and a warning.
 
     Returns
     -------
     xarray.DataTree
         Groups ``posterior`` (reported variables) and ``sample_stats``.
     """
+    if on_interrupt not in ("raise", "keep"):
+        raise argument_error("on_interrupt", on_interrupt, "'raise' or 'keep'")
     model = built.model
-    keep = built.free_names
     seed = settings.seed if settings.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
-    t0 = time.perf_counter()
-    t_compiled = t0
+    engine = get_engine(settings.sampler, cache)
+    interrupted = None
     try:
-        if settings.sampler == "nutpie":
-            compiled = compile_nutpie(model, var_names=keep)
-            t_compiled = time.perf_counter()
-            idata = nutpie.sample(
-                compiled,
-                draws=settings.draws,
-                tune=settings.tune,
-                chains=settings.chains,
-                cores=settings.n_cores,
-                seed=seed,
-                save_warmup=False,
-                progress_bar=settings.progressbar,
-                target_accept=settings.target_accept,
-                adaptation=settings.adaptation,
-            )
-        else:
-            idata = pm.sample(
-                draws=settings.draws,
-                tune=settings.tune,
-                chains=settings.chains,
-                cores=settings.n_cores,
-                random_seed=seed,
-                target_accept=settings.target_accept,
-                nuts_sampler="pymc",
-                progressbar=settings.progressbar,
-                var_names=keep,
-                compute_convergence_checks=False,
-                model=model,
-            )
-    except (pm.exceptions.SamplingError, RuntimeError, FloatingPointError) as exc:
-        first = str(exc).split("Stack backtrace")[0].strip().replace("\n\nCaused by:\n   ", ":")
+        run = engine.run(model, built.free_names, settings, seed)
+        raw = run.idata
+    except SamplingError as exc:
         raise SamplingError(
-            f"sampling failed ({first}).{_bad_terms(model)} Check the priors (model.priors) and the data "
+            f"{exc}{_bad_terms(model)} Check the priors (model.priors) and the data "
             "scale: a prior far from the data can make the log density non-finite where sampling starts"
         ) from None
+    except Interrupted as stop:
+        kept = _complete_draws(stop.partial) if stop.partial is not None else None
+        if on_interrupt == "raise" or kept is None:
+            what = "" if kept is None else f" ({kept[1]} complete draws per chain were discarded)"
+            raise KeyboardInterrupt(f"sampling interrupted{what}; nothing was returned") from None
+        raw, interrupted = kept
+        run = EngineRun(raw, 0.0, 0.0)
+        warnings.warn(
+            f"sampling was interrupted: the fit keeps {interrupted} complete draws per chain of the "
+            f"{settings.draws} asked for; it is marked interrupted and is not a finished posterior",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
     t_sampled = time.perf_counter()
-    post = expand_posterior(idata["posterior"].to_dataset(), design, built, seed=seed)
-    stats = idata["sample_stats"].to_dataset()
-    keep_stats = [v for v in stats.data_vars if stats[v].dtype != object]
-    stats = stats[keep_stats]
+    post = expand_posterior(raw["posterior"].to_dataset(), design, built, seed=seed)
+    stats = raw["sample_stats"].to_dataset()
+    stats = stats[[v for v in stats.data_vars if stats[v].dtype != object]]
     # PyMC's own NUTS compiles inside pm.sample: its compile time is part of sampling_seconds
     stats.attrs.update(
-        compile_seconds=t_compiled - t0,
-        sampling_seconds=t_sampled - t_compiled,
+        compile_seconds=run.compile_seconds,
+        sampling_seconds=run.sampling_seconds,
         expand_seconds=time.perf_counter() - t_sampled,
     )
+    if interrupted is not None:
+        post.attrs["interrupted"] = 1
+        post.attrs["draws_per_chain"] = interrupted
     return xr.DataTree.from_dict({"posterior": post, "sample_stats": stats})
+
+
+def _complete_draws(idata) -> tuple[object, int] | None:
+    """The draws every chain completed (engines pad unfinished chains with NaN), or None if none."""
+    if "posterior" not in idata.children:
+        return None
+    post = idata["posterior"].to_dataset()
+    finite = None
+    for v in post.data_vars:
+        ok = np.isfinite(post[v].values.reshape(post.sizes["chain"], post.sizes["draw"], -1)).all(axis=-1)
+        finite = ok if finite is None else finite & ok
+    if finite is None:
+        return None
+    per_chain = np.where(finite.all(axis=0), 0, 1)  # any chain missing draw d
+    n = int(np.argmax(per_chain)) if per_chain.any() else post.sizes["draw"]
+    if n == 0:
+        return None
+    trimmed = {
+        g: idata[g].to_dataset().isel(draw=slice(0, n))
+        for g in ("posterior", "sample_stats")
+        if g in idata.children
+    }
+    return xr.DataTree.from_dict(trimmed), n
 
 
 def _bad_terms(model: pm.Model) -> str:
@@ -217,6 +245,11 @@ def warn_convergence(report: dict, stacklevel: int = 3) -> None:
             f"{report['divergences']} of {report['draws']} draws diverged: raise target_accept "
             "(e.g. fit(target_accept=0.95)) or, for factors with few informative rows per group, "
             "try the other parameterisation (centered=True/False)"
+        )
+    if np.isnan(report["max_rhat"]) or np.isnan(report["min_ess_bulk"]):
+        problems.append(
+            "R-hat or ESS is undefined (NaN): a chain is constant, holds NaN draws or there is a single "
+            "chain; these draws cannot be checked, so do not trust them"
         )
     if report["max_rhat"] > report["rhat_max"]:
         problems.append(

@@ -254,8 +254,13 @@ def format_report(table: pd.DataFrame, design: Design, family, settings, extra: 
         f"Formula: {design.formula.text}",
         f"   Data: {design.n_obs} observations"
         + (f" ({design.n_dropped} rows with missing values dropped)" if design.n_dropped else ""),
-        f"  Draws: {settings.chains} chains x {settings.draws} draws after {settings.tune} tuning "
-        f"(sampler: {settings.sampler}, seed: {settings.seed}"
+        (
+            f"  Draws: INTERRUPTED -- {settings.chains} chains x {extra['interrupted']} complete draws of "
+            f"{settings.draws} asked for, after {settings.tune} tuning "
+            if extra.get("interrupted")
+            else f"  Draws: {settings.chains} chains x {settings.draws} draws after {settings.tune} tuning "
+        )
+        + f"(sampler: {settings.sampler}, seed: {settings.seed}"
         + (f"; {extra['collapsed']} integrated out, then drawn exactly)" if extra.get("collapsed") else ")"),
     ]
     if design.factors:

@@ -102,6 +102,10 @@ class Design:
         One per grouping factor.
     rows : pandas.Index
         Labels of the data rows used (after dropping missing values).
+    columns : tuple of str
+        The data columns the model reads (response, predictors, grouping and level-two columns).
+    categories : tuple of (str, tuple of str)
+        The categories each categorical predictor column had in fitting.
     offset : ndarray or None
         Sum of the formula's ``offset()`` terms, added to the linear predictor.
     level2 : tuple of Level2Term
@@ -121,6 +125,7 @@ class Design:
     offset: np.ndarray | None = field(repr=False, default=None)
     level2: tuple = ()
     categories: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    columns: tuple[str, ...] = ()
 
     @property
     def n_obs(self) -> int:
@@ -507,6 +512,7 @@ def make_design(
         offset=offset,
         level2=level2_terms,
         categories=categories,
+        columns=tuple(used_cols),
     )
 
 
