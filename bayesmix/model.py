@@ -414,6 +414,7 @@ class Fit:
                 "interrupted": self.idata["posterior"].attrs.get("draws_per_chain")
                 if self.interrupted
                 else None,
+                "chains": self.idata["posterior"].sizes["chain"],
                 "event": self.model.response_data.get("event"),
                 "level2": self.level2() if self.design.level2 else None,
             },

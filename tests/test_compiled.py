@@ -52,12 +52,14 @@ def test_refit_on_new_data_reuses_the_compiled_function_and_gives_the_fresh_draw
     first = model.fit(collapse=collapse, **KW)
     new = model.with_data(_data(2, n_groups))
     built = new.built_collapsed if collapse else new.built
-    assert cmod.structure_key(built.model, built.free_names) in cmod._BY_STRUCTURE
+    assert cmod.structure_key(built.model, built.free_names) in cmod.DEFAULT_CACHE
     hits_before = _reuse_count()
     refit = new.fit(collapse=collapse, **KW)
     assert _reuse_count() == hits_before + 1
-    cmod._BY_STRUCTURE.clear()  # force a fresh compile of the same model
-    fresh = bm.Model("y ~ x + (1 | g)", _data(2, n_groups)).fit(collapse=collapse, **KW)
+    # a fresh cache forces a fresh compile of the same model
+    fresh = bm.Model("y ~ x + (1 | g)", _data(2, n_groups)).fit(
+        collapse=collapse, cache=cmod.CompileCache(), **KW
+    )
     for var in ("b", "sigma", "r_g"):
         np.testing.assert_array_equal(refit.posterior[var].values, fresh.posterior[var].values)
     # and the new data did change the answer
@@ -65,7 +67,17 @@ def test_refit_on_new_data_reuses_the_compiled_function_and_gives_the_fresh_draw
 
 
 def _reuse_count() -> int:
-    return cmod.REUSED["count"]
+    return cmod.DEFAULT_CACHE.reused
+
+
+def test_the_public_nutpie_path_samples_the_same_draws():
+    """Without nutpie's private helpers (another release), fits compile with nutpie's public API."""
+    assert cmod.private_api_available()  # the pinned release is the tested one
+    model = bm.Model("y ~ x + (1 | g)", _data(4))
+    ours = model.fit(cache=cmod.CompileCache(private=True), **KW)
+    public = model.fit(cache=cmod.CompileCache(private=False), **KW)
+    for var in ("b", "sigma", "r_g"):
+        np.testing.assert_array_equal(ours.posterior[var].values, public.posterior[var].values)
 
 
 def test_callbacks_give_nutpie_s_own_draws():

@@ -121,6 +121,6 @@ def test_refitting_a_model_reuses_its_compiled_function():
     m = bm.Model("Yield ~ 1 + (1 | Batch)", bm.datasets.load("dyestuff"))
     kw = dict(draws=50, tune=50, chains=2, progressbar=False, check=False)
     m.fit(seed=1, **kw)
-    before = compiled.REUSED["count"]
+    before = compiled.DEFAULT_CACHE.reused
     m.fit(seed=2, **kw)
-    assert compiled.REUSED["count"] == before + 1
+    assert compiled.DEFAULT_CACHE.reused == before + 1

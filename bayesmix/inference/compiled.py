@@ -62,7 +62,7 @@ def private_api_available() -> bool:
 
 
 #: bump when the generated source changes, so stale cache entries are not loaded
-_SOURCE_VERSION = "2"
+_SOURCE_VERSION = "3"
 
 
 class CompileCache:

@@ -14,6 +14,8 @@ what an interrupted run becomes (by default: :class:`KeyboardInterrupt`).
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -105,6 +107,20 @@ class PyMCEngine(Engine):
     name = "pymc"
 
     def run(self, model, keep, settings, seed):
+        # PyMC catches Ctrl-C itself, ends the chain it is on and goes on to the next one: a
+        # flag set by our SIGINT handler makes every later draw raise again, so all chains stop
+        hit = {"sigint": False}
+
+        def on_sigint(signum, frame):
+            hit["sigint"] = True
+            raise KeyboardInterrupt
+
+        def stop_if_interrupted(trace, draw):
+            if hit["sigint"]:
+                raise KeyboardInterrupt
+
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, on_sigint) if main else None
         t0 = time.perf_counter()
         try:
             idata = pm.sample(
@@ -119,14 +135,17 @@ class PyMCEngine(Engine):
                 var_names=keep,
                 compute_convergence_checks=False,
                 model=model,
+                callback=stop_if_interrupted,
             )
         except KeyboardInterrupt:
             raise Interrupted(None, "sampling") from None
         except (pm.exceptions.SamplingError, RuntimeError, FloatingPointError) as exc:
             raise SamplingError(f"sampling failed ({_failure(exc)}).") from None
-        # PyMC catches Ctrl-C itself and returns what it has: fewer draws than asked for
+        finally:
+            if main:
+                signal.signal(signal.SIGINT, previous)
         n = idata["posterior"].sizes["draw"] if "posterior" in idata.children else 0
-        if n < settings.draws:
+        if hit["sigint"] or n < settings.draws:
             raise Interrupted(idata if n else None, "sampling" if n else "tuning")
         return EngineRun(idata, 0.0, time.perf_counter() - t0)
 

@@ -130,7 +130,8 @@ def sample(
         run = EngineRun(raw, 0.0, 0.0)
         warnings.warn(
             f"sampling was interrupted: the fit keeps {interrupted} complete draws per chain of the "
-            f"{settings.draws} asked for; it is marked interrupted and is not a finished posterior",
+            f"{settings.draws} asked for ({raw['posterior'].sizes['chain']} of {settings.chains} chains); "
+            "it is marked interrupted and is not a finished posterior",
             ConvergenceWarning,
             stacklevel=3,
         )
@@ -151,7 +152,11 @@ def sample(
 
 
 def _complete_draws(idata) -> tuple[object, int] | None:
-    """The draws every chain completed (engines pad unfinished chains with NaN), or None if none."""
+    """The complete draws of an interrupted run, or None if there are none.
+
+    Engines pad unfinished chains with NaN (and chains not yet started are all NaN):
+    the chains with any complete draw are kept, trimmed to the shortest of them.
+    """
     if "posterior" not in idata.children:
         return None
     post = idata["posterior"].to_dataset()
@@ -161,15 +166,19 @@ def _complete_draws(idata) -> tuple[object, int] | None:
         finite = ok if finite is None else finite & ok
     if finite is None:
         return None
-    per_chain = np.where(finite.all(axis=0), 0, 1)  # any chain missing draw d
-    n = int(np.argmax(per_chain)) if per_chain.any() else post.sizes["draw"]
-    if n == 0:
+    # complete draws per chain: the draws before its first incomplete one
+    counts = np.where(finite.all(axis=1), finite.shape[1], np.argmin(finite, axis=1))
+    chains = np.flatnonzero(counts > 0)
+    if chains.size == 0:
         return None
+    n = int(counts[chains].min())
     trimmed = {
-        g: idata[g].to_dataset().isel(draw=slice(0, n))
+        g: idata[g].to_dataset().isel(chain=chains, draw=slice(0, n))
         for g in ("posterior", "sample_stats")
         if g in idata.children
     }
+    for ds in trimmed.values():
+        ds.coords["chain"] = np.arange(chains.size)
     return xr.DataTree.from_dict(trimmed), n
 
 

@@ -255,7 +255,8 @@ def format_report(table: pd.DataFrame, design: Design, family, settings, extra: 
         f"   Data: {design.n_obs} observations"
         + (f" ({design.n_dropped} rows with missing values dropped)" if design.n_dropped else ""),
         (
-            f"  Draws: INTERRUPTED -- {settings.chains} chains x {extra['interrupted']} complete draws of "
+            f"  Draws: INTERRUPTED -- {extra['chains']} of {settings.chains} chains x {extra['interrupted']} "
+            f"complete draws of "
             f"{settings.draws} asked for, after {settings.tune} tuning "
             if extra.get("interrupted")
             else f"  Draws: {settings.chains} chains x {settings.draws} draws after {settings.tune} tuning "

@@ -1,0 +1,85 @@
+"""Ctrl-C is honest: an interrupted run is an error by default, or a fit marked interrupted.
+
+A child process compiles the model with a short fit, says READY, starts a fit
+far too long to finish, and gets SIGINT two seconds later.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+SCRIPT = textwrap.dedent(
+    """
+    import sys, warnings
+    import numpy as np
+    import bayesmix as bm
+    sampler, policy = sys.argv[1], sys.argv[2]
+    df = bm.datasets.load("sleepstudy")
+    m = bm.Model("Reaction ~ Days + (1 | Subject)", df)
+    kw = dict(chains=2, cores=1, sampler=sampler, seed=1, progressbar=False, check=False)
+    m.fit(draws=20, tune=20, **kw)
+    print("READY", flush=True)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit = m.fit(draws=2_000_000, tune=200, on_interrupt=policy, **kw)
+    except KeyboardInterrupt as exc:
+        print("RAISED", exc, flush=True)
+        sys.exit(130)
+    post = fit.posterior
+    n = post.sizes["draw"]
+    finite = all(np.isfinite(post[v].values).all() for v in post.data_vars)
+    print("KEPT", n, fit.interrupted, finite, any("interrupted" in str(w.message) for w in caught))
+    print(fit.report().splitlines()[3])
+    """
+)
+
+
+def _run(tmp_path, sampler, policy):
+    script = tmp_path / "child.py"
+    script.write_text(SCRIPT)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), sampler, policy],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 300
+    line = ""
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        if "READY" in line or not line:
+            break
+    assert "READY" in line, proc.stderr.read()[-2000:]
+    time.sleep(3)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    return proc.returncode, out, err
+
+
+@pytest.mark.parametrize("sampler", ["nutpie", "pymc"])
+def test_ctrl_c_raises_keyboard_interrupt_by_default(tmp_path, sampler):
+    code, out, err = _run(tmp_path, sampler, "raise")
+    assert code == 130, (out, err[-2000:])
+    assert "RAISED sampling interrupted" in out
+    # and the sampler left no process behind
+    children = subprocess.run(
+        ["pgrep", "-P", str(os.getpid())], capture_output=True, text=True
+    ).stdout.split()
+    assert children == []
+
+
+@pytest.mark.parametrize("sampler", ["nutpie", "pymc"])
+def test_ctrl_c_can_keep_the_complete_draws_marked_interrupted(tmp_path, sampler):
+    code, out, err = _run(tmp_path, sampler, "keep")
+    assert code == 0, (out, err[-2000:])
+    kept = next(line for line in out.splitlines() if line.startswith("KEPT")).split()
+    n, interrupted, finite, warned = int(kept[1]), kept[2], kept[3], kept[4]
+    assert 0 < n < 2_000_000
+    assert (interrupted, finite, warned) == ("True", "True", "True")
+    assert "INTERRUPTED" in out and f"{n} complete draws" in out
