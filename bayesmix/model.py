@@ -24,6 +24,7 @@ from bayesmix.graph.build import BuiltModel, build_model
 from bayesmix.graph.parameterization import resolve_centered
 from bayesmix.inference.compiled import CompileCache
 from bayesmix.inference.sampling import SamplerSettings, convergence_report, sample, warn_convergence
+from bayesmix.post import report as reporting
 from bayesmix.post import serialize
 from bayesmix.post import tables as results
 from bayesmix.spec.design import Design, make_design
@@ -403,7 +404,7 @@ class Fit:
 
     def report(self) -> str:
         """The brms-style text report that ``print(fit)`` shows."""
-        return results.format_report(
+        return reporting.format_report(
             self._table,
             self.design,
             self.model.family,
@@ -423,9 +424,31 @@ class Fit:
     def __repr__(self) -> str:
         return self.report()
 
-    def plot(self, kind: str = "trace", **kwargs):
-        """Plot the fit; see :mod:`bayesmix.plots`. Returns a matplotlib figure."""
-        return plots.plot(self, kind, **kwargs)
+    def plot(self, kind: str = "trace", factor: str | None = None, **kwargs):
+        """Plot the fit; returns a matplotlib figure (drawn by :mod:`bayesmix.plots`).
+
+        Parameters
+        ----------
+        kind : {"trace", "forest", "ranef", "coef"}
+            ``trace``: draws and densities of population effects, SDs, correlations and
+            sigma; ``forest``: their intervals; ``ranef``/``coef``: caterpillar plot of
+            the group deviations / per-level coefficients of one factor.
+        factor : str, optional
+            For ``ranef``/``coef``: the factor (default: the first).
+        **kwargs
+            Passed to arviz-plots for ``trace``.
+        """
+        if kind not in plots.KINDS:
+            raise argument_error("kind", kind, f"one of {plots.KINDS}")
+        if kind == "trace":
+            return plots.plot_trace(self.idata, **kwargs)
+        if kind == "forest":
+            return plots.plot_forest(self.summary())
+        if not self.design.factors:
+            raise argument_error("kind", kind, "'trace' or 'forest': this model has no grouping factor")
+        fname = factor or self.design.factors[0].name
+        table = self.ranef(fname) if kind == "ranef" else self.coef(fname)
+        return plots.plot_caterpillar(table, fname, kind)
 
     def save(self, path) -> Path:
         """Write the fit to one netCDF file: draws, spec, the data the model read, versions.

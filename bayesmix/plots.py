@@ -1,46 +1,61 @@
-"""Plots of a fit.  Each returns a matplotlib ``Figure``.
+"""Plots: each draws from a table or a DataTree and returns a matplotlib ``Figure``.
 
-The numbers come from :mod:`bayesmix.results` (or ArviZ's own plot-data
-computation for ``trace`` and ``forest``); this module only draws them.
+The numbers come from :mod:`bayesmix.post.tables` (``summary()``, ``ranef()``,
+``coef()``) or from the posterior DataTree (trace plots through arviz-plots); this
+module computes nothing but layout, so a figure can be drawn from a loaded file or
+from tables a user filtered.  :meth:`bayesmix.Fit.plot` picks the inputs for each kind.
 """
 
 from __future__ import annotations
 
+import arviz_plots as azp
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from bayesmix.core import names
 from bayesmix.errors import argument_error
 
-__all__ = ["plot", "caterpillar_data", "KINDS"]
+__all__ = ["KINDS", "trace_vars", "plot_trace", "plot_forest", "plot_caterpillar", "forest_panels"]
 
 KINDS = ("trace", "forest", "ranef", "coef")
 
 
-def _hyper_vars(fit) -> list[str]:
-    names = ["b"] + [f"{p}_{f.name}" for f in fit.design.factors for p in ("sd", "cor")] + ["sigma"]
-    return [n for n in names if n in fit.posterior]
+def trace_vars(idata) -> list[str]:
+    """The posterior's population and hyperparameters (``b``, ``sd_*``, ``cor_*``, ``sigma``)."""
+    post = idata["posterior"]
+    keep = []
+    for v in post.data_vars:
+        v = str(v)
+        if v in (names.B, names.SIGMA) or v.startswith(("sd_", "cor_")):
+            keep.append(v)
+    return keep
 
 
-def _figure(pc):
+def plot_trace(idata, var_names: list[str] | None = None, **kwargs):
+    """Draws and densities per chain (arviz-plots' ``plot_trace_dist``) of a posterior DataTree.
+
+    Parameters
+    ----------
+    idata : xarray.DataTree
+        A fit's ``idata`` (also a loaded one).
+    var_names : list of str, optional
+        Default: :func:`trace_vars`.
+    **kwargs
+        Passed to ``arviz_plots.plot_trace_dist``.
+    """
+    pc = azp.plot_trace_dist(idata, var_names=var_names or trace_vars(idata), backend="matplotlib", **kwargs)
     return pc.viz["figure"].item()
 
 
-def caterpillar_data(fit, which: str = "ranef", factor: str | None = None) -> pd.DataFrame:
-    """The table a caterpillar plot draws: per level and coefficient, mean and 95% interval, sorted."""
-    table = fit.ranef(factor) if which == "ranef" else fit.coef(factor)
-    if factor is None:
-        table = table.loc[fit.design.factors[0].name]
-    return table.reset_index()
-
-
-def forest_data(fit) -> list[tuple[str, pd.DataFrame]]:
-    """Panels of the forest plot: (title, rows with mean and 95% interval), one scale per panel."""
-    table = fit.summary()
+def forest_panels(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """Panels of the forest plot from a ``summary()`` table: (title, rows), one scale per panel."""
     panels = []
     b = table[table["class"] == "b"]
-    if "b_Intercept" in b.index:
-        panels.append(("Intercept", b.loc[["b_Intercept"]]))
-        b = b.drop(index="b_Intercept")
+    icpt = names.b_label("Intercept")
+    if icpt in b.index:
+        panels.append(("Intercept", b.loc[[icpt]]))
+        b = b.drop(index=icpt)
     if len(b):
         panels.append(("population effects", b))
     for cls, title in (("sd", "group-level SDs"), ("cor", "correlations"), ("sigma", "residual SD")):
@@ -50,9 +65,9 @@ def forest_data(fit) -> list[tuple[str, pd.DataFrame]]:
     return panels
 
 
-def _forest(panels):
-    import matplotlib.pyplot as plt
-
+def plot_forest(table: pd.DataFrame):
+    """Posterior means and 95% intervals of a ``summary()`` table, a panel per parameter class."""
+    panels = forest_panels(table)
     heights = [len(df) + 1.2 for _, df in panels]
     fig, axes = plt.subplots(
         len(panels),
@@ -75,44 +90,21 @@ def _forest(panels):
     return fig
 
 
-def plot(fit, kind: str = "trace", factor: str | None = None, **kwargs):
-    """Draw one plot of ``fit``.
+def plot_caterpillar(table: pd.DataFrame, factor: str, kind: str = "ranef"):
+    """Caterpillar plot of a ``ranef(factor)`` or ``coef(factor)`` table: levels sorted by mean.
 
     Parameters
     ----------
-    fit : Fit
-    kind : {"trace", "forest", "ranef", "coef"}
-        ``trace``: draws and densities of population effects, SDs, correlations and
-        sigma; ``forest``: their intervals; ``ranef``/``coef``: caterpillar plot of
-        the group deviations / per-level coefficients of one factor.
-    factor : str, optional
-        For ``ranef``/``coef``: the factor (default: the first).
-    **kwargs
-        Passed to arviz-plots for ``trace`` and ``forest``.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
+    table : pandas.DataFrame
+        Indexed by (level, coef) with columns ``mean``, ``q2.5``, ``q97.5``.
+    factor : str
+        Its name, for the title.
+    kind : {"ranef", "coef"}
+        Deviations (with a line at 0) or per-level coefficients.
     """
-    if kind not in KINDS:
-        raise argument_error("kind", kind, f"one of {KINDS}")
-    if kind == "trace":
-        import arviz_plots as azp
-
-        pc = azp.plot_trace_dist(fit.idata, var_names=_hyper_vars(fit), backend="matplotlib", **kwargs)
-        return _figure(pc)
-    if kind == "forest":
-        return _forest(forest_data(fit))
-    if not fit.design.factors:
-        raise argument_error("kind", kind, "'trace' or 'forest': this model has no grouping factor")
-    fname = factor or fit.design.factors[0].name
-    data = caterpillar_data(fit, kind, fname)
-    return _caterpillar(data, fname, kind)
-
-
-def _caterpillar(data: pd.DataFrame, factor: str, kind: str):
-    import matplotlib.pyplot as plt
-
+    if kind not in ("ranef", "coef"):
+        raise argument_error("kind", kind, "'ranef' or 'coef'")
+    data = table.reset_index()
     coefs = list(dict.fromkeys(data["coef"]))
     n_levels = data["level"].nunique()
     height = max(3.0, 0.18 * n_levels + 1.2)

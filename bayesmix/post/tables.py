@@ -1,7 +1,8 @@
-"""Tables from posterior draws: summary, fixef, ranef, coef, varcorr and the printed report.
+"""Tables from posterior draws: summary, fixef, ranef, coef, level2, varcorr.
 
 Functions here take the posterior ``xarray.Dataset`` (and the design) and
-return pandas DataFrames; :class:`bayesmix.Fit` wraps them.  Parameter labels
+return pandas DataFrames; :class:`bayesmix.Fit` wraps them and :mod:`bayesmix.post.report`
+renders them as text.  Parameter labels
 follow brms: ``b_Days``, ``sd_Subject__Days``, ``cor_Subject__Intercept__Days``,
 ``sigma``, ``r_Subject[308,Days]``.
 """
@@ -12,11 +13,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayesmix.core import names
 from bayesmix.core.predictor import coefficients
 from bayesmix.inference.diagnostics import ess_tail, quantiles, rhat_and_ess_bulk
 from bayesmix.spec.design import Design
 
-__all__ = ["parameter_table", "fixef", "ranef", "coef", "level2", "varcorr", "format_report"]
+__all__ = ["parameter_table", "fixef", "ranef", "coef", "level2", "varcorr", "STAT_COLUMNS"]
 
 STAT_COLUMNS = ["mean", "sd", "q2.5", "q97.5", "rhat", "ess_bulk", "ess_tail"]
 
@@ -52,6 +54,11 @@ def _flat(post: xr.Dataset, var: str) -> tuple[np.ndarray, list[tuple]]:
     return arr, labels
 
 
+def _cor_pairs(f) -> dict[str, tuple[str, str]]:
+    """A factor's correlation coordinates mapped to their coefficient pairs."""
+    return {names.cor_coord(f.coefs[i], f.coefs[j]): (f.coefs[i], f.coefs[j]) for i, j in f.cor_pairs()}
+
+
 def parameter_table(
     post: xr.Dataset, design: Design, prob: float = 0.95, ranef: bool = False, transform=None
 ) -> pd.DataFrame:
@@ -79,14 +86,20 @@ def parameter_table(
             arr = fn(arr)
         blocks.append((arr, [label_fn(lab) for lab in labels], cls, group))
 
-    add("b", "b", "", lambda lab: f"b_{lab[0]}", transform)
+    add(names.B, "b", "", lambda lab: names.b_label(lab[0]), transform)
     for f in design.factors:
-        add(f"sd_{f.name}", "sd", f.name, lambda lab, f=f: f"sd_{f.name}__{lab[0]}")
-        add(f"cor_{f.name}", "cor", f.name, lambda lab, f=f: f"cor_{f.name}__{lab[0]}")
-    add("sigma", "sigma", "", lambda lab: "sigma")
+        add(names.sd_var(f.name), "sd", f.name, lambda lab, f=f: names.sd_label(f.name, lab[0]))
+        pairs = _cor_pairs(f)
+        add(
+            names.cor_var(f.name),
+            "cor",
+            f.name,
+            lambda lab, f=f, p=pairs: names.cor_label(f.name, *p[lab[0]]),
+        )
+    add(names.SIGMA, "sigma", "", lambda lab: names.SIGMA)
     if ranef:
         for f in design.factors:
-            add(f"r_{f.name}", "r", f.name, lambda lab, f=f: f"r_{f.name}[{lab[0]},{lab[1]}]")
+            add(names.r_var(f.name), "r", f.name, lambda lab, f=f: names.r_label(f.name, lab[0], lab[1]))
     frames = []
     for arr, labels, cls, group in blocks:
         st = _stats(arr, prob)
@@ -106,7 +119,7 @@ def _draw_table(arr: np.ndarray, index, prob: float) -> pd.DataFrame:
 
 def fixef(post: xr.Dataset, design: Design, prob: float = 0.95) -> pd.DataFrame:
     """Population-level effects: one row per term."""
-    arr, labels = _flat(post, "b")
+    arr, labels = _flat(post, names.B)
     out = _draw_table(arr, pd.Index([lab[0] for lab in labels], name="term"), prob)
     return out
 
@@ -120,7 +133,7 @@ def ranef(post: xr.Dataset, design: Design, factor: str | None = None, prob: flo
     factors = [design.factor(factor)] if factor is not None else list(design.factors)
     frames = []
     for f in factors:
-        arr, labels = _flat(post, f"r_{f.name}")
+        arr, labels = _flat(post, names.r_var(f.name))
         idx = pd.MultiIndex.from_tuples([(f.name, *lab) for lab in labels], names=["factor", "level", "coef"])
         frames.append(_draw_table(arr, idx, prob))
     out = pd.concat(frames)
@@ -155,7 +168,7 @@ def level2(post: xr.Dataset, design: Design, prob: float = 0.95) -> pd.DataFrame
     group-level predictors; column ``gamma`` gives the equation label
     ``g<coefficient index><predictor index>``.
     """
-    b = post["b"].transpose("chain", "draw", "term").values
+    b = post[names.B].transpose("chain", "draw", names.TERM).values
     rows, cols = [], []
     for f in design.factors:
         l2 = [t for t in design.level2 if t.factor == f.name]
@@ -189,130 +202,19 @@ def varcorr(post: xr.Dataset, design: Design, prob: float = 0.95) -> pd.DataFram
     """
     frames = []
     for f in design.factors:
-        arr, labels = _flat(post, f"sd_{f.name}")
+        arr, labels = _flat(post, names.sd_var(f.name))
         idx = pd.MultiIndex.from_tuples(
             [(f.name, lab[0], "") for lab in labels], names=["group", "var1", "var2"]
         )
         frames.append(_draw_table(arr, idx, prob))
-        if f"cor_{f.name}" in post:
-            arr, labels = _flat(post, f"cor_{f.name}")
+        if names.cor_var(f.name) in post:
+            arr, labels = _flat(post, names.cor_var(f.name))
             idx = pd.MultiIndex.from_tuples(
-                [(f.name, *lab[0].split("__", 1)) for lab in labels], names=["group", "var1", "var2"]
+                [(f.name, *_cor_pairs(f)[lab[0]]) for lab in labels], names=["group", "var1", "var2"]
             )
             frames.append(_draw_table(arr, idx, prob))
-    if "sigma" in post:
-        arr = post["sigma"].transpose("chain", "draw").values[..., None]
+    if names.SIGMA in post:
+        arr = post[names.SIGMA].transpose("chain", "draw").values[..., None]
         idx = pd.MultiIndex.from_tuples([("Residual", "sigma", "")], names=["group", "var1", "var2"])
         frames.append(_draw_table(arr, idx, prob))
     return pd.concat(frames)
-
-
-def _fmt_table(df: pd.DataFrame, labels: list[str]) -> str:
-    show = df.copy()
-    show.index = labels
-    cols = [c for c in show.columns if c not in ("class", "group")]
-    show = show[cols]
-    rename = {
-        "mean": "Estimate",
-        "sd": "Est.Error",
-        "rhat": "Rhat",
-        "ess_bulk": "Bulk_ESS",
-        "ess_tail": "Tail_ESS",
-    }
-    for c in cols:
-        if c.startswith("q"):
-            rename[c] = f"{c[1:]}%"
-    show = show.rename(columns=rename)
-
-    def num(v, col):
-        if col == "Rhat":
-            return f"{v:.3f}"
-        if col.endswith("ESS"):
-            return f"{v:.0f}"
-        return f"{v:.4g}" if abs(v) < 1e5 else f"{v:.3e}"
-
-    body = show.apply(lambda s: [num(v, s.name) for v in s])
-    return body.to_string()
-
-
-def format_report(table: pd.DataFrame, design: Design, family, settings, extra: dict) -> str:
-    """The printed report of a fit, laid out like brms's ``summary``.
-
-    Parameters
-    ----------
-    table : DataFrame
-        From :func:`parameter_table`.
-    design, family, settings
-        The fit's design, family and sampler settings.
-    extra : dict
-        ``convergence`` (from :func:`bayesmix.sampling.convergence_report`).
-    """
-    event = extra.get("event")
-    lines = [
-        f" Family: {family.name} (link: {family.link})"
-        + (f"; event level {event!r} modelled as 1" if event is not None else ""),
-        f"Formula: {design.formula.text}",
-        f"   Data: {design.n_obs} observations"
-        + (f" ({design.n_dropped} rows with missing values dropped)" if design.n_dropped else ""),
-        (
-            f"  Draws: INTERRUPTED -- {extra['chains']} of {settings.chains} chains x {extra['interrupted']} "
-            f"complete draws of "
-            f"{settings.draws} asked for, after {settings.tune} tuning "
-            if extra.get("interrupted")
-            else f"  Draws: {settings.chains} chains x {settings.draws} draws after {settings.tune} tuning "
-        )
-        + f"(sampler: {settings.sampler}, seed: {settings.seed}"
-        + (f"; {extra['collapsed']} integrated out, then drawn exactly)" if extra.get("collapsed") else ")"),
-    ]
-    if design.factors:
-        lines.append("")
-        lines.append("Group-level effects:")
-        for f in design.factors:
-            lines.append(f"~{f.name} (Number of levels: {f.n_levels})")
-            sub = table[(table["group"] == f.name) & table["class"].isin(["sd", "cor"])]
-            labels = []
-            for lab in sub.index:
-                if lab.startswith("sd_"):
-                    labels.append(f"sd({lab.split('__', 1)[1]})")
-                else:
-                    a, b = lab.split("__", 1)[1].split("__")
-                    labels.append(f"cor({a},{b})")
-            lines.append(_fmt_table(sub, labels))
-            lines.append("")
-    else:
-        lines.append("")
-    sub = table[table["class"] == "b"]
-    if len(sub):
-        lines.append("Population-level effects:")
-        lines.append(_fmt_table(sub, [lab[2:] for lab in sub.index]))
-        lines.append("")
-    l2 = extra.get("level2")
-    if l2 is not None and len(l2):
-        for fname in dict.fromkeys(l2.index.get_level_values("factor")):
-            lines.append(f"Level-two coefficients (~{fname}; group SDs above are residual SDs after these):")
-            sub2 = l2.loc[fname]
-            labels = [
-                f"{g} {coef} ~ {pred}" for (coef, pred), g in zip(sub2.index, sub2["gamma"], strict=True)
-            ]
-            body = sub2.drop(columns=["gamma", "term"])
-            lines.append(_fmt_table(body, labels))
-            lines.append("")
-    sub = table[table["class"] == "sigma"]
-    if len(sub):
-        lines.append("Family-specific parameters:")
-        lines.append(_fmt_table(sub, list(sub.index)))
-        lines.append("")
-    if family.ratio_name:
-        lines.append(
-            f"Population effects are on the {family.link} scale; exp(Estimate) is the "
-            f"{family.ratio_name} (fit.summary(exponentiate=True))."
-        )
-    conv = extra.get("convergence")
-    if conv:
-        status = "ok" if conv["ok"] else "CHECK"
-        lines.append(
-            f"Diagnostics ({status}): {conv['divergences']} divergences, max R-hat {conv['max_rhat']:.3f}, "
-            f"min bulk ESS {conv['min_ess_bulk']:.0f}"
-        )
-    lines.append("Intervals are central 95% posterior intervals; Rhat and ESS as in Vehtari et al. (2021).")
-    return "\n".join(lines)

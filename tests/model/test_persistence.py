@@ -94,3 +94,18 @@ def test_damaged_foreign_and_newer_files_are_refused(small_fit, tmp_path):
 def test_a_model_is_immutable(small_fit):
     with pytest.raises(AttributeError, match="immutable"):
         small_fit.model.formula = "y ~ 1"
+
+
+def test_figures_draw_from_a_loaded_file(small_fit, tmp_path):
+    import matplotlib.figure
+
+    from bayesmix import plots
+
+    loaded = bm.load(small_fit.save(tmp_path / "fit.nc"))
+    for fig in (
+        plots.plot_trace(loaded.idata),
+        plots.plot_forest(loaded.summary()),
+        plots.plot_caterpillar(loaded.coef("county"), "county", "coef"),
+    ):
+        assert isinstance(fig, matplotlib.figure.Figure)
+    assert plots.trace_vars(loaded.idata) == ["b", "sd_county", "sigma"]
