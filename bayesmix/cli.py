@@ -3,34 +3,36 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
 import time
 from pathlib import Path
 
-from bayesmix.errors import BayesmixError
-from bayesmix.model import Model
-from bayesmix.spec.toml import load_spec
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from bayesmix.errors import BayesmixError  # noqa: E402
+from bayesmix.inference.sampling import SamplerSettings  # noqa: E402
+from bayesmix.model import Model  # noqa: E402
+from bayesmix.spec.toml import load_spec  # noqa: E402
 
 __all__ = ["main"]
 
 
 def _fit(args) -> int:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     t0 = time.perf_counter()
     spec = load_spec(args.spec)
     out = Path(args.out) if args.out else Path("out") / spec.name
-    out.mkdir(parents=True, exist_ok=True)
     settings = dict(spec.sampler)
     for key in ("draws", "tune", "chains", "seed"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
-    model = Model(
-        spec.formula, spec.load_data(), family=spec.family, priors=spec.priors, centered=spec.centered
-    )
+    # everything is checked (spec, data, model, settings) before anything is written
+    model = Model(spec.formula, spec.load_data(), **spec.model_kwargs())
+    SamplerSettings(**settings)
     print(model)
     print(model.priors)
     print(
@@ -39,17 +41,26 @@ def _fit(args) -> int:
     fit = model.fit(progressbar=not args.quiet, **settings)
     report = fit.report()
     print(report)
-    (out / "report.txt").write_text(report + "\n")
-    fit.summary(ranef=True).to_csv(out / "summary.csv")
-    fit.to_netcdf(str(out / "posterior.nc"))
-    written = ["report.txt", "summary.csv", "posterior.nc"]
+    # written into a side folder first, so an interrupted run leaves nothing that looks finished
+    partial = out.with_name(out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    (partial / "report.txt").write_text(report + "\n")
+    fit.summary(ranef=True).to_csv(partial / "summary.csv")
+    fit.save(partial / "fit.nc")
+    written = ["report.txt", "summary.csv", "fit.nc"]
     kinds = ["trace", "forest"] + (["coef"] if model.design.factors else [])
     for kind in kinds:
         fig = fit.plot(kind)
-        fig.savefig(out / f"{kind}.png", dpi=110)
+        fig.savefig(partial / f"{kind}.png", dpi=110)
         plt.close(fig)
         written.append(f"{kind}.png")
+    out.mkdir(parents=True, exist_ok=True)
+    for name in written:
+        os.replace(partial / name, out / name)
+    partial.rmdir()
     print(f"\nwrote {', '.join(written)} to {out}/ in {time.perf_counter() - t0:.1f} s")
+    print(f"load it with: bayesmix.load({str(out / 'fit.nc')!r})")
     return 0
 
 
@@ -71,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     except BayesmixError as exc:
         print(f"bayesmix: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("bayesmix: interrupted; no results written", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

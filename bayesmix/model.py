@@ -19,7 +19,7 @@ import pandas as pd
 
 from bayesmix import collapsed, plots
 from bayesmix.collapsed.crossed import RowsCollapse
-from bayesmix.errors import argument_error
+from bayesmix.errors import DataError, argument_error
 from bayesmix.graph.build import BuiltModel, build_model
 from bayesmix.graph.parameterization import resolve_centered
 from bayesmix.inference.compiled import CompileCache
@@ -96,6 +96,14 @@ class Model:
             parse_formula(formula), data, na_action=na_action, level2=level2, group_data=group_data
         )
         response_data = family.prepare(design.y, design.y_other, design.formula.response.kind)
+        if family.has_sigma:
+            for f in design.factors:
+                if f.n_levels >= design.n_obs:
+                    raise DataError(
+                        f"grouping factor {f.name!r} has {f.n_levels} levels for {design.n_obs} observations: "
+                        f"its effects cannot be told apart from the residual (lme4 refuses this too: the "
+                        "number of levels of a grouping factor must be less than the number of observations)"
+                    )
         if not (isinstance(centered, str) and centered == "auto"):
             resolve_centered(centered, design)  # a bad value fails here, not at fit()
         overrides = dict(priors or {})
@@ -204,6 +212,24 @@ class Model:
         """The ``pymc.Model`` (built on first access, never sampled here)."""
         return self.built.model
 
+    def _scale_advice(self) -> str | None:
+        """Advice to rescale variables on extreme scales (SD below 1e-6 or above 1e6), if any."""
+        extreme = []
+        if self.family.has_sigma:
+            sd = float(np.std(self.response_data["y"]))
+            if not 1e-6 <= sd <= 1e6:
+                extreme.append(f"the response (SD {sd:.3g})")
+        for j, term in enumerate(self.design.terms):
+            sd = float(np.std(self.design.X[:, j]))
+            if term != "Intercept" and sd > 0 and not 1e-6 <= sd <= 1e6:
+                extreme.append(f"{term!r} (SD {sd:.3g})")
+        if not extreme:
+            return None
+        return (
+            f"{', '.join(extreme)} on an extreme scale: rescale to SDs near 1 (e.g. multiply by a power of "
+            "10); NUTS adapts poorly across many orders of magnitude"
+        )
+
     def __repr__(self) -> str:
         groups = ", ".join(f"{f.name} ({f.n_levels} levels)" for f in self.design.factors) or "none"
         return (
@@ -305,7 +331,7 @@ class Model:
             )
         fit = Fit(self, idata, settings, collapsed=what)
         if check:
-            warn_convergence(fit.convergence, stacklevel=3)
+            warn_convergence(fit.convergence, stacklevel=3, advice=self._scale_advice())
         return fit
 
 

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+import bayesmix as bm
 from bayesmix.cli import main
 from bayesmix.spec.toml import load_spec
 
@@ -11,11 +12,10 @@ ROOT = Path(__file__).parent.parent
 
 
 def test_every_bundled_spec_loads_and_builds():
-    import bayesmix as bm
 
     for path in sorted((ROOT / "models").glob("*.toml")):
         spec = load_spec(path)
-        model = bm.Model(spec.formula, spec.load_data(), family=spec.family, priors=spec.priors)
+        model = bm.Model(spec.formula, spec.load_data(), **spec.model_kwargs())
         assert model.design.n_obs > 0, path
 
 
@@ -36,8 +36,10 @@ def test_fit_writes_report_posterior_and_plots(tmp_path, capsys):
     assert rc == 0
     out = capsys.readouterr().out
     assert "~Batch (Number of levels: 6)" in out
-    for name in ("report.txt", "summary.csv", "posterior.nc", "trace.png", "forest.png", "coef.png"):
+    for name in ("report.txt", "summary.csv", "fit.nc", "trace.png", "forest.png", "coef.png"):
         assert (tmp_path / name).stat().st_size > 0, name
+    # the file is the whole fit: it loads back with the same report
+    assert bm.load(tmp_path / "fit.nc").report() == (tmp_path / "report.txt").read_text().rstrip("\n")
 
 
 def test_bad_spec_gives_a_clear_error(tmp_path, capsys):
@@ -60,8 +62,6 @@ def test_console_script_runs(args):
 def test_notebook_code_runs(monkeypatch, name):
     """Each notebook's code cells run top to bottom (no display, fewer draws)."""
     import json
-
-    import bayesmix as bm
 
     orig_fit = bm.Model.fit
     monkeypatch.setattr(

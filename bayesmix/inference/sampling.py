@@ -57,6 +57,12 @@ class SamplerSettings:
                 raise argument_error(name, v, "a positive integer" if name != "tune" else "an integer >= 0")
         if not (isinstance(self.target_accept, float | int) and 0 < self.target_accept < 1):
             raise argument_error("target_accept", self.target_accept, "a number strictly between 0 and 1")
+        if self.seed is not None and (
+            not isinstance(self.seed, int | np.integer)
+            or isinstance(self.seed, bool)
+            or not 0 <= self.seed < 2**32
+        ):
+            raise argument_error("seed", self.seed, "None or an integer from 0 to 2**32 - 1")
         if self.sampler not in SAMPLERS:
             raise argument_error("sampler", self.sampler, f"one of {SAMPLERS}")
         if self.adaptation not in ADAPTATIONS:
@@ -246,8 +252,11 @@ def convergence_report(idata, rhat_max: float = 1.01, ess_min: float = 400.0) ->
     }
 
 
-def warn_convergence(report: dict, stacklevel: int = 3) -> None:
-    """Issue a :class:`ConvergenceWarning` with counts and advice when a check fails."""
+def warn_convergence(report: dict, stacklevel: int = 3, advice: str | None = None) -> None:
+    """Issue a :class:`ConvergenceWarning` with counts and advice when a check fails.
+
+    ``advice`` (e.g. to rescale a variable on an extreme scale) is appended when a check fails.
+    """
     problems = []
     if report["divergences"]:
         problems.append(
@@ -270,5 +279,7 @@ def warn_convergence(report: dict, stacklevel: int = 3) -> None:
             f"min bulk ESS is {report['min_ess_bulk']:.0f} (< {report['ess_min']:.0f}): "
             "posterior summaries are noisy; draw more (draws=...) or reparameterise"
         )
+    if problems and advice:
+        problems.append(advice)
     if problems:
         warnings.warn("; ".join(problems), ConvergenceWarning, stacklevel=stacklevel)

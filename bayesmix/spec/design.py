@@ -311,13 +311,43 @@ def _label_strings(col: pd.Series) -> pd.Series:
     return col.astype(str)
 
 
+def _escape(labels: pd.Series) -> pd.Series:
+    """A component of an interaction label with ``\\`` and ``:`` escaped, so joined labels stay distinct."""
+    return labels.str.replace("\\", "\\\\", regex=False).str.replace(":", "\\:", regex=False)
+
+
 def group_labels(data: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
-    """The group label of each row: the column labels joined by ``':'``."""
-    parts = [_label_strings(data[c]) for c in columns]
+    """The group label of each row: the column labels joined by ``':'``.
+
+    In an interaction (``a:b``) a ``:`` inside a component is escaped as ``\\:``, so the
+    pairs ``("a:b", "c")`` and ``("a", "b:c")`` stay two groups.
+    """
+    if len(columns) == 1:
+        return _label_strings(data[columns[0]]).to_numpy(dtype=object)
+    parts = [_escape(_label_strings(data[c])) for c in columns]
     out = parts[0]
     for p in parts[1:]:
         out = out + ":" + p
     return out.to_numpy(dtype=object)
+
+
+def _components(label: str) -> list[str]:
+    """The components of an interaction label (inverse of the escaping in :func:`group_labels`)."""
+    out, cur, i = [], [], 0
+    while i < len(label):
+        ch = label[i]
+        if ch == "\\" and i + 1 < len(label):
+            cur.append(label[i + 1])
+            i += 2
+            continue
+        if ch == ":":
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+        i += 1
+    out.append("".join(cur))
+    return out
 
 
 def _sorted_levels(data: pd.DataFrame, columns: tuple[str, ...], labels: np.ndarray) -> list[str]:
@@ -329,12 +359,32 @@ def _sorted_levels(data: pd.DataFrame, columns: tuple[str, ...], labels: np.ndar
     if len(columns) == 1:
         return sorted(uniq, key=_natural_key)
     # interactions: sort by each component in turn
-    return sorted(uniq, key=lambda lab: [_natural_key(p) for p in lab.split(":")])
+    return sorted(uniq, key=lambda lab: [_natural_key(p) for p in _components(lab)])
 
 
 def _rank_check(X: np.ndarray, names: tuple[str, ...]) -> None:
+    """Name the column that makes the population design rank deficient.
+
+    Scale-invariant: with an intercept the other columns are centred first (so ``x + 1e9``
+    is not mistaken for the intercept), and every column is scaled by its largest value.
+    """
     if X.shape[1] == 0:
         return
+    X0 = X
+    if "Intercept" in names:
+        i0 = names.index("Intercept")
+        X = X - X.mean(axis=0)
+        X[:, i0] = 1.0
+        for j in range(X.shape[1]):
+            if (
+                j != i0
+                and np.abs(X[:, j]).max() <= 1e-12 * max(1.0, np.abs(X0[:, j]).max())
+                and X0[:, j].any()
+            ):
+                raise DataError(
+                    f"the population-level design is rank deficient: column {names[j]!r} is constant, "
+                    "the same as the intercept; drop it from the formula"
+                )
     scale = np.where(np.abs(X).max(axis=0) > 0, np.abs(X).max(axis=0), 1.0)
     Xs = X / scale
     kept: list[int] = []
@@ -526,8 +576,29 @@ def _check_finite(M: np.ndarray, names, index, what: str) -> None:
         )
 
 
+def _check_grouping_column(data: pd.DataFrame, col: str) -> None:
+    """Grouping columns are labels: infinite values are an error, continuous values a warning."""
+    s = data[col]
+    if not pd.api.types.is_float_dtype(s):
+        return
+    vals = s.to_numpy(dtype=float)
+    bad = ~np.isfinite(vals)
+    if bad.any():
+        raise DataError(f"grouping column {col!r} has infinite values in {row_list(data.index, bad)}")
+    fractional = vals != np.round(vals)
+    if fractional.any():
+        warnings.warn(
+            f"grouping column {col!r} holds continuous numbers ({len(np.unique(vals))} distinct values, e.g. "
+            f"{float(vals[fractional][0])!r}); every distinct value is a group. Did you mean it as a predictor?",
+            UserWarning,
+            stacklevel=5,
+        )
+
+
 def _factor_design(name: str, gterms: list[GroupTerm], data: pd.DataFrame, text: str) -> FactorDesign:
     columns = gterms[0].factors
+    for col in columns:
+        _check_grouping_column(data, col)
     labels = group_labels(data, columns)
     levels = _sorted_levels(data, columns, labels)
     if len(levels) < 2:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from bayesmix.errors import FormulaError
 from bayesmix.spec.language import MAX_LENGTH, check_expression, check_side
 
-_IDENT = re.compile(r"[A-Za-z_.][A-Za-z0-9_.]*$")
+_IDENT = re.compile(r"[^\W\d][\w.]*$")
 
 
 @dataclass(frozen=True)
@@ -141,6 +141,19 @@ def _split_top(text: str, sep: str, offset: int = 0) -> list[tuple[str, int]]:
     return pieces
 
 
+def _signed_terms(rhs: str, offset: int) -> list[tuple[str, str, int]]:
+    """The right-hand side's terms with their sign: ``x + (1|g) - 1`` -> +x, +(1|g), -1."""
+    out = []
+    for piece, pos in _split_top(rhs, "+", offset):
+        parts = _split_top(piece, "-", pos)
+        first, fpos = parts[0]
+        if first.strip() or len(parts) == 1:
+            out.append(("+", first, fpos))
+        for sub, spos in parts[1:]:
+            out.append(("-", sub, spos))
+    return out
+
+
 def _find_bar(inner: str) -> tuple[int, bool] | None:
     """Position of the top-level ``|`` or ``||`` in a bar term, and whether it is double."""
     depth = 0
@@ -247,15 +260,17 @@ def parse_formula(text: str) -> FormulaSpec:
     (lhs, lhs_off), (rhs, rhs_off) = sides
     response = _parse_response(lhs, text, lhs_off)
 
-    fixed_parts: list[str] = []
+    fixed_parts: list[tuple[str, str]] = []
     groups: list[GroupTerm] = []
     offsets: list[str] = []
     rhs_stripped, _ = _strip(rhs, rhs_off)
     if not rhs_stripped:
         raise FormulaError("nothing on the right of '~'", text, len(text))
-    for piece, pos in _split_top(rhs, "+", rhs_off):
+    for sign, piece, pos in _signed_terms(rhs, rhs_off):
         term, tpos = _strip(piece, pos)
         if not term:
+            if sign == "-":
+                raise FormulaError("nothing after '-'", text, pos)
             raise FormulaError("empty term (two '+' in a row, or a trailing '+')", text, pos)
         is_bar = False
         if term.startswith("(") and term.endswith(")"):
@@ -286,6 +301,8 @@ def parse_formula(text: str) -> FormulaSpec:
                 if "|" in fac_text:
                     raise FormulaError("more than one '|' in a group term", text, fac_off)
                 check_side(expr, text, epos)
+                if sign == "-":
+                    raise FormulaError("a group term cannot be removed with '-'", text, tpos)
                 for factors in _parse_factor(fac_text, text, fac_off):
                     groups.append(GroupTerm(expr, factors, not double, tpos))
         elif _find_bar(term) is not None:
@@ -302,8 +319,11 @@ def parse_formula(text: str) -> FormulaSpec:
             offsets.append(inner.strip())
         elif not is_bar:
             check_side(term, text, tpos)
-            fixed_parts.append(term)
-    fixed = " + ".join(fixed_parts) if fixed_parts else "1"
+            fixed_parts.append((sign, term))
+    fixed = ""
+    for sign, term in fixed_parts:
+        fixed += (f" {sign} " if fixed else ("-" if sign == "-" else "")) + term
+    fixed = fixed or "1"
     return FormulaSpec(
         text=text, response=response, fixed=fixed, groups=tuple(groups), offsets=tuple(offsets)
     )

@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 
 import bayesmix as bm
+from bayesmix.errors import DataError
 from bayesmix.spec.design import make_design
 
 
@@ -91,9 +92,12 @@ def test_encode_new_data_reuses_levels_and_stateful_transforms(toy):
     np.testing.assert_allclose(enc.X, d.X[[3, 7]])
     np.testing.assert_allclose(enc.Z["g"], d.factors[0].Z[[3, 7]])
     assert list(enc.index["g"]) == list(d.factors[0].index[[3, 7]])
-    # a level never seen in fitting gets -1; a single-row frame keeps all contrast columns
+    # a level never seen in fitting is an error by default; allowed, it gets -1; a single-row frame
+    # keeps all contrast columns
     new2 = toy.iloc[[0]].assign(g=999)
-    enc2 = d.encode(new2)
+    with pytest.raises(DataError, match=r"factor 'g' has levels not in the fitted data: \['999'\]"):
+        d.encode(new2)
+    enc2 = d.encode(new2, new_levels="allow")
     assert enc2.index["g"][0] == -1 and enc2.X.shape == (1, d.X.shape[1])
 
 
