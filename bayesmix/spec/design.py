@@ -19,6 +19,7 @@ from bayesmix.core import names
 from bayesmix.errors import DataError, FormulaError, argument_error, row_list
 from bayesmix.spec import language
 from bayesmix.spec.formula import FormulaSpec, GroupTerm, parse_formula
+from bayesmix.spec.labels import check_grouping_column, group_labels, natural_key, sorted_levels
 from bayesmix.spec.level2 import detect, explicit_columns
 
 __all__ = ["Design", "FactorDesign", "NewData", "make_design", "group_labels"]
@@ -217,7 +218,7 @@ class Design:
             lookup = {lev: i for i, lev in enumerate(f.levels)}
             idx = np.array([lookup.get(v, -1) for v in labels], dtype=np.int64)
             if new_levels == "error" and (idx < 0).any():
-                unseen = sorted(set(labels[idx < 0]), key=_natural_key)
+                unseen = sorted(set(labels[idx < 0]), key=natural_key)
                 raise DataError(
                     f"factor {f.name!r} has levels not in the fitted data: {unseen[:10]}"
                     + (f" and {len(unseen) - 10} more" if len(unseen) > 10 else "")
@@ -294,74 +295,6 @@ def _materialize(spec, data: pd.DataFrame, formula: str) -> np.ndarray:
     return language.encode(spec, data, formula)
 
 
-def _natural_key(label: str):
-    try:
-        return (0, float(label), label)
-    except ValueError:
-        return (1, 0.0, label)
-
-
-def _label_strings(col: pd.Series) -> pd.Series:
-    """Group labels as strings; integral floats lose their '.0' (codes read with NaN)."""
-    if pd.api.types.is_float_dtype(col):
-        vals = col.to_numpy()
-        finite = vals[np.isfinite(vals)]
-        if finite.size and np.all(finite == np.round(finite)):
-            return col.map(lambda v: str(int(v)) if np.isfinite(v) else v)
-    return col.astype(str)
-
-
-def _escape(labels: pd.Series) -> pd.Series:
-    """A component of an interaction label with ``\\`` and ``:`` escaped, so joined labels stay distinct."""
-    return labels.str.replace("\\", "\\\\", regex=False).str.replace(":", "\\:", regex=False)
-
-
-def group_labels(data: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
-    """The group label of each row: the column labels joined by ``':'``.
-
-    In an interaction (``a:b``) a ``:`` inside a component is escaped as ``\\:``, so the
-    pairs ``("a:b", "c")`` and ``("a", "b:c")`` stay two groups.
-    """
-    if len(columns) == 1:
-        return _label_strings(data[columns[0]]).to_numpy(dtype=object)
-    parts = [_escape(_label_strings(data[c])) for c in columns]
-    out = parts[0]
-    for p in parts[1:]:
-        out = out + ":" + p
-    return out.to_numpy(dtype=object)
-
-
-def _components(label: str) -> list[str]:
-    """The components of an interaction label (inverse of the escaping in :func:`group_labels`)."""
-    out, cur, i = [], [], 0
-    while i < len(label):
-        ch = label[i]
-        if ch == "\\" and i + 1 < len(label):
-            cur.append(label[i + 1])
-            i += 2
-            continue
-        if ch == ":":
-            out.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-        i += 1
-    out.append("".join(cur))
-    return out
-
-
-def _sorted_levels(data: pd.DataFrame, columns: tuple[str, ...], labels: np.ndarray) -> list[str]:
-    uniq = pd.unique(labels)
-    if len(columns) == 1 and isinstance(data[columns[0]].dtype, pd.CategoricalDtype):
-        order = [str(c) for c in data[columns[0]].cat.categories]
-        present = set(uniq)
-        return [c for c in order if c in present]
-    if len(columns) == 1:
-        return sorted(uniq, key=_natural_key)
-    # interactions: sort by each component in turn
-    return sorted(uniq, key=lambda lab: [_natural_key(p) for p in _components(lab)])
-
-
 def _rank_check(X: np.ndarray, names: tuple[str, ...]) -> None:
     """Name the column that makes the population design rank deficient.
 
@@ -382,8 +315,8 @@ def _rank_check(X: np.ndarray, names: tuple[str, ...]) -> None:
                 and X0[:, j].any()
             ):
                 raise DataError(
-                    f"the population-level design is rank deficient: column {names[j]!r} is constant, "
-                    "the same as the intercept; drop it from the formula"
+                    f"the population-level design is rank deficient: column {names[j]!r} is a linear "
+                    "combination of 'Intercept' (it is constant); drop it from the formula"
                 )
     scale = np.where(np.abs(X).max(axis=0) > 0, np.abs(X).max(axis=0), 1.0)
     Xs = X / scale
@@ -544,7 +477,7 @@ def make_design(
     level2_terms = detect(X, terms, factors)
 
     categories = tuple(
-        (c, tuple(sorted(pd.unique(data[c].astype(str)), key=_natural_key)))
+        (c, tuple(sorted(pd.unique(data[c].astype(str)), key=natural_key)))
         for c in sorted(fixed_vars | {v for g in spec.groups for v in _formula_vars(g.expr)})
         if c in data.columns
         and (not pd.api.types.is_numeric_dtype(data[c]) or pd.api.types.is_bool_dtype(data[c]))
@@ -576,31 +509,12 @@ def _check_finite(M: np.ndarray, names, index, what: str) -> None:
         )
 
 
-def _check_grouping_column(data: pd.DataFrame, col: str) -> None:
-    """Grouping columns are labels: infinite values are an error, continuous values a warning."""
-    s = data[col]
-    if not pd.api.types.is_float_dtype(s):
-        return
-    vals = s.to_numpy(dtype=float)
-    bad = ~np.isfinite(vals)
-    if bad.any():
-        raise DataError(f"grouping column {col!r} has infinite values in {row_list(data.index, bad)}")
-    fractional = vals != np.round(vals)
-    if fractional.any():
-        warnings.warn(
-            f"grouping column {col!r} holds continuous numbers ({len(np.unique(vals))} distinct values, e.g. "
-            f"{float(vals[fractional][0])!r}); every distinct value is a group. Did you mean it as a predictor?",
-            UserWarning,
-            stacklevel=5,
-        )
-
-
 def _factor_design(name: str, gterms: list[GroupTerm], data: pd.DataFrame, text: str) -> FactorDesign:
     columns = gterms[0].factors
     for col in columns:
-        _check_grouping_column(data, col)
+        check_grouping_column(data, col)
     labels = group_labels(data, columns)
-    levels = _sorted_levels(data, columns, labels)
+    levels = sorted_levels(data, columns, labels)
     if len(levels) < 2:
         raise DataError(
             f"grouping factor {name!r} has a single level ({levels[0]!r}) in the data; "

@@ -15,6 +15,7 @@ import pytest
 from _util import quiet_fit
 
 import bayesmix as bm
+from bayesmix.errors import FormulaError
 
 
 @pytest.fixture(scope="module")
@@ -205,3 +206,13 @@ def test_level2_errors(radon, slopes_data):
         bm.Model("y ~ x + (1 | g)", df, level2={"g": {"Intercept": "~ W"}}, group_data={"g": holes})
     with pytest.raises(bm.FormulaError, match="given twice"):
         bm.Model("y ~ x + W + (1 | g)", df, level2={"g": {"Intercept": "~ W"}})
+
+
+def test_errors_after_level_two_formulas_point_into_the_model_formula():
+    """make_design's level-two loop once overwrote the formula text: later errors quoted '~ w'."""
+    radon = bm.datasets.load("radon")
+    formula = "log_radon ~ 1 + (1 + floor | county)"
+    with pytest.raises(FormulaError) as err:
+        bm.Model(formula, radon, level2={"county": {"floor": "~ log_uranium"}})
+    assert err.value.formula == formula
+    assert "need the population term(s) ['floor']" in str(err.value)
