@@ -139,8 +139,12 @@ class PyMCEngine(Engine):
             )
         except KeyboardInterrupt:
             raise Interrupted(None, "sampling") from None
-        except (pm.exceptions.SamplingError, RuntimeError, FloatingPointError) as exc:
-            raise SamplingError(f"sampling failed ({_failure(exc)}).") from None
+        except Exception as exc:
+            if hit["sigint"]:  # interrupted in tuning, PyMC fails building an empty trace
+                raise Interrupted(None, "tuning") from None
+            if isinstance(exc, pm.exceptions.SamplingError | RuntimeError | FloatingPointError):
+                raise SamplingError(f"sampling failed ({_failure(exc)}).") from None
+            raise
         finally:
             if main:
                 signal.signal(signal.SIGINT, previous)
