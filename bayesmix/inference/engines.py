@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import nutpie
 import pymc as pm
+import pytensor
 
 from bayesmix.errors import SamplingError
 from bayesmix.inference.compiled import DEFAULT_CACHE, CompileCache
@@ -123,20 +124,23 @@ class PyMCEngine(Engine):
         previous = signal.signal(signal.SIGINT, on_sigint) if main else None
         t0 = time.perf_counter()
         try:
-            idata = pm.sample(
-                draws=settings.draws,
-                tune=settings.tune,
-                chains=settings.chains,
-                cores=settings.n_cores,
-                random_seed=seed,
-                target_accept=settings.target_accept,
-                nuts_sampler="pymc",
-                progressbar=settings.progressbar,
-                var_names=keep,
-                compute_convergence_checks=False,
-                model=model,
-                callback=stop_if_interrupted,
-            )
+            # fast-math off, as for nutpie: with it, a function compiled afresh and one loaded from
+            # numba's disk cache round differently, so the first run on a machine drew other draws
+            with pytensor.config.change_flags(numba__fastmath=False):
+                idata = pm.sample(
+                    draws=settings.draws,
+                    tune=settings.tune,
+                    chains=settings.chains,
+                    cores=settings.n_cores,
+                    random_seed=seed,
+                    target_accept=settings.target_accept,
+                    nuts_sampler="pymc",
+                    progressbar=settings.progressbar,
+                    var_names=keep,
+                    compute_convergence_checks=False,
+                    model=model,
+                    callback=stop_if_interrupted,
+                )
         except KeyboardInterrupt:
             raise Interrupted(None, "sampling") from None
         except Exception as exc:
