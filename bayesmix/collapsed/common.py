@@ -5,13 +5,59 @@ from __future__ import annotations
 import numpy as np
 import pytensor.tensor as pt
 
-__all__ = ["ONE_FACTOR_STREAM", "CROSSED_STREAM", "rng_for", "theta_vector", "conditional_draws"]
+__all__ = [
+    "ONE_FACTOR_STREAM",
+    "CROSSED_STREAM",
+    "Collapse",
+    "rng_for",
+    "theta_vector",
+    "conditional_draws",
+]
 
 #: second word of the seed of the exact group-effect draws (one factor and nested chains), so they
 #: are a stream of their own, reproducible from the fit's seed
 ONE_FACTOR_STREAM = 7919
 #: the same for the factor integrated out of crossed designs
 CROSSED_STREAM = 7927
+
+
+class Collapse:
+    """What every collapsed strategy's data object offers (one factor, nested chain, crossed).
+
+    The graph side differs by strategy (:func:`bayesmix.graph.build.build_model` adds each
+    strategy's log-likelihood Op); after sampling, :meth:`draw_effects` turns the draws into
+    exact draws of the integrated-out group effects, the same call for all strategies.
+
+    Attributes
+    ----------
+    strategy : str
+        ``"one_factor"``, ``"nested"`` or ``"crossed"``.
+    factors : tuple of str
+        The factors whose effects were integrated out.
+    description : str
+        What the report says was integrated out.
+    """
+
+    strategy: str = ""
+    factors: tuple[str, ...] = ()
+    description: str = "group effects"
+
+    def draw_effects(self, post, out: dict, design, parts: dict, slope_idx, seed) -> dict[str, np.ndarray]:
+        """Exact draws ``(chain, draw, J, k)`` of the integrated-out effects, by factor name.
+
+        Parameters
+        ----------
+        post : xarray.Dataset
+            The sampler's draws (internal variables included).
+        out : dict
+            The reported variables already expanded, name -> (dims, array): ``b``, ``sd_*``,
+            ``sigma`` and the sampled factors' ``r_*``.
+        design, parts, slope_idx
+            The design, and the graph's record of split vectors and slope columns.
+        seed : int or None
+            The fit's seed; each strategy draws from its own stream of it (:func:`rng_for`).
+        """
+        raise NotImplementedError
 
 
 def rng_for(seed: int | None, stream: int) -> np.random.Generator:

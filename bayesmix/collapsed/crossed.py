@@ -16,8 +16,10 @@ import numpy as np
 import pytensor.tensor as pt
 from scipy import sparse
 
-from bayesmix.collapsed.common import CROSSED_STREAM, conditional_draws, rng_for
+from bayesmix.collapsed.common import CROSSED_STREAM, Collapse, conditional_draws, rng_for
 from bayesmix.collapsed.op import collapsed_rows_loglik
+from bayesmix.core import names
+from bayesmix.core.linalg import cholesky_from_cpc, covariance_matrix
 from bayesmix.core.slots import data_slot
 from bayesmix.core.suffstats import group_crossprod, parent_index
 from bayesmix.spec.design import Design, FactorDesign
@@ -50,7 +52,7 @@ def _all_ones(a: np.ndarray) -> bool:
     return bool(np.all(a == 1.0))
 
 
-class RowsCollapse:
+class RowsCollapse(Collapse):
     """Data of the factor integrated out given the other (crossed) factors' effects.
 
     ``others`` are the remaining factors in design order; their effects enter the
@@ -59,8 +61,12 @@ class RowsCollapse:
     coefficient) say which element of ``u`` each row uses and with what weight.
     """
 
+    strategy = "crossed"
+
     def __init__(self, design: Design, y: np.ndarray, factor: FactorDesign):
         self.factor = factor.name
+        self.factors = (factor.name,)
+        self.description = f"{factor.name} effects (given the other factors')"
         self.y = np.asarray(y, dtype=float)
         self.Z = np.asarray(factor.Z, dtype=float)
         self.index = np.asarray(factor.index, dtype=np.int64)
@@ -147,3 +153,18 @@ class RowsCollapse:
 
         rng = rng_for(seed, CROSSED_STREAM)
         return conditional_draws(Sigma, sigma, self.ZtZ, rhs, rng, budget)
+
+    def draw_effects(self, post, out, design, parts, slope_idx, seed):
+        """Draws given the other factors' effects, already in ``out`` (see :class:`Collapse`)."""
+        f = design.factor(self.factor)
+        sd = out[names.sd_var(f.name)][1]
+        L = None
+        if f.cor_pairs():
+            L = cholesky_from_cpc(2.0 * np.asarray(post[names.cpc_var(f.name)]) - 1.0, f, np)
+        shape = out[names.SIGMA][1].shape
+        S = int(np.prod(shape))
+        b = out[names.B][1].reshape(S, -1) if names.B in out else None
+        u = np.concatenate([out[names.r_var(name)][1].reshape(S, -1) for name in self.others], axis=-1)
+        Sigma = covariance_matrix(sd.reshape(S, -1), None if L is None else L.reshape(S, *L.shape[-2:]), np)
+        draws = self.draw(b, u, Sigma, out[names.SIGMA][1].reshape(S), seed)
+        return {f.name: draws.reshape(shape + draws.shape[1:])}

@@ -23,7 +23,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytensor.tensor as pt
 
-from bayesmix.collapsed.common import ONE_FACTOR_STREAM, rng_for
+from bayesmix.collapsed.common import ONE_FACTOR_STREAM, Collapse, rng_for
+from bayesmix.core import names
+from bayesmix.core.draws import assemble
 from bayesmix.core.linalg import normal_2x2, sigma_inverse
 from bayesmix.core.slots import data_slot
 from bayesmix.core.suffstats import group_crossprod, parent_index, population_columns
@@ -41,8 +43,10 @@ def nested_chain(design: Design) -> list[FactorDesign] | None:
     return facs
 
 
-class NestedStats:
+class NestedStats(Collapse):
     """Per-finest-group cross-products of ``[y, D, Z_1..Z_L]`` and the nesting maps."""
+
+    strategy = "nested"
 
     def __init__(self, design: Design, y: np.ndarray, xbar, slope_idx, chain: list[FactorDesign]):
         D = population_columns(design.X, design.has_intercept, xbar, slope_idx)
@@ -58,6 +62,33 @@ class NestedStats:
         self.n = np.bincount(finest.index, minlength=finest.n_levels).astype(float)
         # parents[l]: group of factor l - 1 containing each group of factor l (l >= 1)
         self.parents = [None] + [parent_index(b, a) for a, b in zip(chain, chain[1:], strict=False)]
+        self.factors = tuple(f.name for f in chain)
+
+    def draw_effects(self, post, out, design, parts, slope_idx, seed):
+        chain = [design.factor(name) for name in self.factors]
+        if design.has_intercept:
+            cols = [np.asarray(post[names.INTERCEPT_C])[..., None]]
+            if slope_idx:
+                cols.append(assemble(post, names.SLOPES, parts))
+            theta = np.concatenate(cols, axis=-1)
+        else:
+            theta = assemble(post, names.B, parts)
+        shape = theta.shape[:-1]
+        flat = int(np.prod(shape))
+        hypers = []
+        for f in chain:
+            sd = assemble(post, names.sd_var(f.name), parts).reshape(flat, -1)
+            rho = None
+            if len(f.coefs) == 2:
+                rho = (
+                    2.0 * np.asarray(post[names.cpc_var(f.name)])[..., 0].reshape(flat) - 1.0
+                    if f.cor_pairs()
+                    else np.zeros(flat)
+                )
+            hypers.append((sd, rho))
+        sigma = np.asarray(post[names.SIGMA]).reshape(flat)
+        draws = draw_nested_effects(theta.reshape(flat, -1), hypers, sigma, self, seed)
+        return {f.name: r.reshape(shape + r.shape[1:]) for f, r in zip(chain, draws, strict=True)}
 
     def as_graph_inputs(self) -> SimpleNamespace:
         """The statistics as named graph inputs."""

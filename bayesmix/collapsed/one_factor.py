@@ -27,7 +27,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytensor.tensor as pt
 
-from bayesmix.collapsed.common import ONE_FACTOR_STREAM, conditional_draws, rng_for, theta_vector
+from bayesmix.collapsed.common import ONE_FACTOR_STREAM, Collapse, conditional_draws, rng_for, theta_vector
 from bayesmix.collapsed.op import collapsed_loglik
 from bayesmix.core import names
 from bayesmix.core.draws import assemble
@@ -39,8 +39,10 @@ from bayesmix.spec.design import Design, FactorDesign
 __all__ = ["SuffStats", "marginal_loglik", "draw_group_effects"]
 
 
-class SuffStats:
-    """Sufficient statistics of the design with centred population columns."""
+class SuffStats(Collapse):
+    """Sufficient statistics of the design with centred population columns (one factor)."""
+
+    strategy = "one_factor"
 
     def __init__(self, design: Design, y: np.ndarray, xbar: np.ndarray | None, slope_idx):
         D = population_columns(design.X, design.has_intercept, xbar, slope_idx)
@@ -55,6 +57,10 @@ class SuffStats:
         self.ZtZ = group_crossprod(f.index, Z, Z, J)
         self.ZtD = group_crossprod(f.index, Z, D, J)
         self.Zty = group_sum(f.index, Z * y[:, None], J)
+        self.factors = (f.name,)
+
+    def draw_effects(self, post, out, design, parts, slope_idx, seed):
+        return {self.factors[0]: draw_group_effects(post, design, parts, slope_idx, self, seed)}
 
     def as_graph_inputs(self) -> SimpleNamespace:
         """The statistics as named graph inputs (so the compiled function does not depend on them)."""

@@ -13,12 +13,9 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from bayesmix.collapsed.crossed import RowsCollapse
-from bayesmix.collapsed.nested import NestedStats, draw_nested_effects, nested_chain
-from bayesmix.collapsed.one_factor import draw_group_effects
 from bayesmix.core import names
 from bayesmix.core.draws import assemble
-from bayesmix.core.linalg import cholesky_from_cpc, correlations, covariance_matrix, group_effects
+from bayesmix.core.linalg import cholesky_from_cpc, correlations, group_effects
 from bayesmix.graph.build import BuiltModel, centring_means
 from bayesmix.spec.design import Design, FactorDesign
 
@@ -30,49 +27,6 @@ def _means_draws(post, design: Design, built: BuiltModel, f: FactorDesign) -> np
     icpt = np.asarray(post[names.INTERCEPT_C])
     b_s = assemble(post, names.SLOPES, built.parts) if built.slope_idx else None
     return centring_means(f, built.around[f.name], icpt, b_s, design, built.slope_idx, np)
-
-
-def _collapsed_draws(post, design: Design, built: BuiltModel, seed) -> dict[str, np.ndarray]:
-    """Exact conditional draws of the integrated-out group effects, by factor."""
-    if not isinstance(built.collapsed, NestedStats):
-        r = draw_group_effects(post, design, built.parts, built.slope_idx, built.collapsed, seed)
-        return {design.factors[0].name: r}
-    chain = nested_chain(design)
-    icpt = np.asarray(post[names.INTERCEPT_C]) if design.has_intercept else None
-    if design.has_intercept:
-        cols = [icpt[..., None]]
-        if built.slope_idx:
-            cols.append(assemble(post, names.SLOPES, built.parts))
-        theta = np.concatenate(cols, axis=-1)
-    else:
-        theta = assemble(post, names.B, built.parts)
-    shape = theta.shape[:-1]
-    flat = int(np.prod(shape))
-    hypers = []
-    for f in chain:
-        sd = assemble(post, names.sd_var(f.name), built.parts).reshape(flat, -1)
-        rho = None
-        if len(f.coefs) == 2:
-            rho = (
-                2.0 * np.asarray(post[names.cpc_var(f.name)])[..., 0].reshape(flat) - 1.0
-                if f.cor_pairs()
-                else np.zeros(flat)
-            )
-        hypers.append((sd, rho))
-    sigma = np.asarray(post[names.SIGMA]).reshape(flat)
-    draws = draw_nested_effects(theta.reshape(flat, -1), hypers, sigma, built.collapsed, seed)
-    return {f.name: r.reshape(shape + r.shape[1:]) for f, r in zip(chain, draws, strict=True)}
-
-
-def _rows_draws(out: dict, design: Design, rows, sd, L, seed) -> np.ndarray:
-    """Draws of the factor integrated out given the other factors (crossed models)."""
-    shape = out[names.SIGMA][1].shape
-    S = int(np.prod(shape))
-    b = out[names.B][1].reshape(S, -1) if names.B in out else None
-    u = np.concatenate([out[names.r_var(name)][1].reshape(S, -1) for name in rows.others], axis=-1)
-    Sigma = covariance_matrix(sd.reshape(S, -1), None if L is None else L.reshape(S, *L.shape[-2:]), np)
-    draws = rows.draw(b, u, Sigma, out[names.SIGMA][1].reshape(S), seed)
-    return draws.reshape(shape + draws.shape[1:])
 
 
 def expand_posterior(
@@ -94,10 +48,8 @@ def expand_posterior(
     out = {}
     coords = {"chain": post["chain"].values, "draw": post["draw"].values, **design.coords()}
     p = built.parts
-    rows = built.collapsed if isinstance(built.collapsed, RowsCollapse) else None
-    collapsed_r = (
-        _collapsed_draws(post, design, built, seed) if built.collapsed is not None and not rows else {}
-    )
+    # integrated-out effects are drawn last (crossed ones given the other factors' effects)
+    deferred = set(built.collapsed.factors) if built.collapsed is not None else set()
     if design.has_intercept:
         icpt = np.asarray(post[names.INTERCEPT_C])
         cols = [None] * len(design.terms)
@@ -121,12 +73,10 @@ def expand_posterior(
             u = np.asarray(post[names.cpc_var(name)])
             L = cholesky_from_cpc(2.0 * u - 1.0, f, np)
             out[names.cor_var(name)] = (sample + (names.cor_dim(name),), correlations(L, pairs, np))
-        if rows is not None and name == rows.factor:
-            deferred = (f, sd, L)  # drawn given the other factors' effects, below
+        if name in deferred:
+            out[names.r_var(name)] = None  # keeps the variables' order
             continue
-        if name in collapsed_r:
-            r = collapsed_r[name]
-        elif built.around.get(name):
+        if built.around.get(name):
             r = np.asarray(post[names.m_var(name)]) - _means_draws(post, design, built, f)
         elif built.centered[name]:
             r = np.asarray(post[names.r_var(name)])
@@ -135,11 +85,10 @@ def expand_posterior(
         out[names.r_var(name)] = (sample + (f.dim, names.coef_dim(name)), r)
     if names.SIGMA in post or names.SIGMA in p:
         out[names.SIGMA] = (sample, np.asarray(post[names.SIGMA]))
-    if rows is not None:
-        f, sd, L = deferred
-        out[names.r_var(f.name)] = (
-            sample + (f.dim, names.coef_dim(f.name)),
-            _rows_draws(out, design, rows, sd, L, seed),
-        )
+    if built.collapsed is not None:
+        drawn = built.collapsed.draw_effects(post, out, design, p, built.slope_idx, seed)
+        for name, r in drawn.items():
+            f = design.factor(name)
+            out[names.r_var(name)] = (sample + (f.dim, names.coef_dim(name)), r)
     used = {d for dims, _ in out.values() for d in dims}
     return xr.Dataset(out, coords={k: v for k, v in coords.items() if k in used}, attrs=dict(post.attrs))

@@ -11,8 +11,6 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 SCRIPT = """
 import hashlib, sys, warnings
 import numpy as np
@@ -27,11 +25,10 @@ print(h.hexdigest())
 """
 
 
-@pytest.mark.parametrize("sampler", ["nutpie", "pymc"])
-def test_two_fresh_processes_draw_the_same(sampler, tmp_path):
+def test_pymc_draws_the_same_compiled_afresh_or_loaded_from_the_cache(tmp_path):
+    """nutpie's twin is tests/inference/test_compiled.py's empty-cache test."""
+    sampler = "pymc"
     env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={tmp_path / 'cache'}"}
-    if sampler == "nutpie":  # nutpie's empty-cache case is tests/inference/test_compiled.py's
-        env = dict(os.environ)
     runs = [
         subprocess.run(
             [sys.executable, "-c", SCRIPT, sampler], capture_output=True, text=True, check=True, env=env
