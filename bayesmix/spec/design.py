@@ -414,6 +414,15 @@ def make_design(
         name = counts.index[counts > 1][0]
         raise DataError(f"column name {name!r} appears {counts[name]} times in the data; rename the copies")
 
+    predictor_cols = fixed_vars | {v for g in spec.groups for v in _formula_vars(g.expr)}
+    for col in sorted(c for c in predictor_cols if c in data.columns):
+        kind = data[col].dtype.kind
+        if kind in "mM":
+            raise DataError(
+                f"predictor column {col!r} holds {'durations' if kind == 'm' else 'dates'} ({data[col].dtype}); "
+                "convert it to a number (e.g. days since the first date) or to labels (a category)"
+            )
+
     # ---- missing values
     na = data[used_cols].isna()
     bad = na.any(axis=1)

@@ -77,3 +77,8 @@ def test_extreme_scales_come_with_advice_to_rescale(data):
         model.fit(draws=30, tune=30, chains=2, seed=1, progressbar=False)
     text = " ".join(str(w.message) for w in caught if issubclass(w.category, bm.ConvergenceWarning))
     assert "extreme scale" in text and "rescale" in text
+
+
+def test_a_date_predictor_is_named(data):
+    with pytest.raises(DataError, match=r"predictor column 't' holds dates"):
+        bm.Model("y ~ t + (1 | g)", data.assign(t=pd.date_range("2020-01-01", periods=len(data))))
