@@ -12,14 +12,20 @@ so every table and plot works unchanged.  Three strategies, one module each:
   the others' effects.
 
 The log-likelihood Ops and their numba kernels are in :mod:`~bayesmix.collapsed.op`.
-:func:`strategy` says which applies to a model, and why none does.
+:func:`strategy` says which applies to a model, and why none does; :func:`make` builds its
+data object, which adds its log likelihood to the graph (``add_loglik``) and draws the
+integrated-out effects after sampling (``draw_effects``), the same calls for every strategy
+(:class:`~bayesmix.collapsed.common.Collapse`).
 """
 
 from __future__ import annotations
 
-from bayesmix.collapsed.nested import nested_chain
+from bayesmix.collapsed.common import Collapse, GraphParts
+from bayesmix.collapsed.crossed import RowsCollapse, partial_factor
+from bayesmix.collapsed.nested import NestedStats, nested_chain
+from bayesmix.collapsed.one_factor import SuffStats
 
-__all__ = ["strategy", "applies", "STRATEGIES"]
+__all__ = ["strategy", "applies", "make", "integrated_out", "STRATEGIES", "Collapse", "GraphParts"]
 
 #: the strategies, by name
 STRATEGIES = ("one_factor", "nested", "crossed")
@@ -49,3 +55,21 @@ def applies(design, family) -> tuple[bool, str]:
     """Whether the collapsed likelihood covers this model, and why not when it does not."""
     name, why = strategy(design, family)
     return name is not None, why
+
+
+def integrated_out(design, name: str) -> list:
+    """The factors strategy ``name`` integrates out, in the order its graph side reads them."""
+    if name == "one_factor":
+        return list(design.factors)
+    if name == "nested":
+        return nested_chain(design)
+    return [partial_factor(design)]
+
+
+def make(name: str, design, y, xbar, slope_idx) -> Collapse:
+    """The data object of strategy ``name`` for this design (the graph then calls its ``add_loglik``)."""
+    if name == "one_factor":
+        return SuffStats(design, y, xbar, slope_idx)
+    if name == "nested":
+        return NestedStats(design, y, xbar, slope_idx, nested_chain(design))
+    return RowsCollapse(design, y, partial_factor(design))

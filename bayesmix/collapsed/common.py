@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import pytensor.tensor as pt
 
 __all__ = [
+    "GraphParts",
     "ONE_FACTOR_STREAM",
     "CROSSED_STREAM",
     "Collapse",
@@ -19,6 +22,36 @@ __all__ = [
 ONE_FACTOR_STREAM = 7919
 #: the same for the factor integrated out of crossed designs
 CROSSED_STREAM = 7927
+
+
+@dataclass
+class GraphParts:
+    """The graph's tensors a collapsed log likelihood is written in.
+
+    Attributes
+    ----------
+    icpt : tensor or None
+        The centred design's intercept (None without an intercept).
+    slopes : tensor or None
+        The population slopes (with an intercept) or all population effects (without).
+    hypers : list of (sd, rho, L)
+        Per integrated-out factor (in the strategy's ``factors`` order): SDs, the correlation
+        of a pair (0 for an independent pair, None for one coefficient) and the Cholesky factor
+        of the correlation matrix (None when independent).
+    sigma : tensor
+        The residual SD.
+    eta : tensor, optional
+        Per-row population part with offsets (crossed designs).
+    others : list of tensor
+        The sampled factors' group effects (crossed designs).
+    """
+
+    icpt: object
+    slopes: object
+    hypers: list
+    sigma: object
+    eta: object = None
+    others: list = field(default_factory=list)
 
 
 class Collapse:
@@ -41,6 +74,10 @@ class Collapse:
     strategy: str = ""
     factors: tuple[str, ...] = ()
     description: str = "group effects"
+
+    def add_loglik(self, g: GraphParts):
+        """The collapsed log likelihood as a PyTensor scalar, written in the graph's tensors ``g``."""
+        raise NotImplementedError
 
     def draw_effects(self, post, out: dict, design, parts: dict, slope_idx, seed) -> dict[str, np.ndarray]:
         """Exact draws ``(chain, draw, J, k)`` of the integrated-out effects, by factor name.

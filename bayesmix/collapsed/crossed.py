@@ -16,7 +16,7 @@ import numpy as np
 import pytensor.tensor as pt
 from scipy import sparse
 
-from bayesmix.collapsed.common import CROSSED_STREAM, Collapse, conditional_draws, rng_for
+from bayesmix.collapsed.common import CROSSED_STREAM, Collapse, GraphParts, conditional_draws, rng_for
 from bayesmix.collapsed.op import collapsed_rows_loglik
 from bayesmix.core import names
 from bayesmix.core.linalg import cholesky_from_cpc, covariance_matrix
@@ -153,6 +153,10 @@ class RowsCollapse(Collapse):
 
         rng = rng_for(seed, CROSSED_STREAM)
         return conditional_draws(Sigma, sigma, self.ZtZ, rhs, rng, budget)
+
+    def add_loglik(self, g: GraphParts):
+        sd, _, L = g.hypers[0]
+        return self.loglik(g.eta, g.others, covariance_matrix(sd, L, pt), g.sigma)
 
     def draw_effects(self, post, out, design, parts, slope_idx, seed):
         """Draws given the other factors' effects, already in ``out`` (see :class:`Collapse`)."""

@@ -23,7 +23,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytensor.tensor as pt
 
-from bayesmix.collapsed.common import ONE_FACTOR_STREAM, Collapse, rng_for
+from bayesmix.collapsed.common import ONE_FACTOR_STREAM, Collapse, GraphParts, rng_for
 from bayesmix.core import names
 from bayesmix.core.draws import assemble
 from bayesmix.core.linalg import normal_2x2, sigma_inverse
@@ -63,6 +63,18 @@ class NestedStats(Collapse):
         # parents[l]: group of factor l - 1 containing each group of factor l (l >= 1)
         self.parents = [None] + [parent_index(b, a) for a, b in zip(chain, chain[1:], strict=False)]
         self.factors = tuple(f.name for f in chain)
+        self.has_intercept = design.has_intercept
+
+    def add_loglik(self, g: GraphParts):
+        if self.has_intercept:
+            theta = (
+                pt.concatenate([pt.atleast_1d(g.icpt), g.slopes])
+                if g.slopes is not None
+                else pt.atleast_1d(g.icpt)
+            )
+        else:
+            theta = g.slopes
+        return nested_loglik(theta, [(sd, rho) for sd, rho, _ in g.hypers], g.sigma, self.as_graph_inputs())
 
     def draw_effects(self, post, out, design, parts, slope_idx, seed):
         chain = [design.factor(name) for name in self.factors]

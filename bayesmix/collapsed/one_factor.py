@@ -27,11 +27,24 @@ from types import SimpleNamespace
 import numpy as np
 import pytensor.tensor as pt
 
-from bayesmix.collapsed.common import ONE_FACTOR_STREAM, Collapse, conditional_draws, rng_for, theta_vector
+from bayesmix.collapsed.common import (
+    ONE_FACTOR_STREAM,
+    Collapse,
+    GraphParts,
+    conditional_draws,
+    rng_for,
+    theta_vector,
+)
 from bayesmix.collapsed.op import collapsed_loglik
 from bayesmix.core import names
 from bayesmix.core.draws import assemble
-from bayesmix.core.linalg import cholesky_from_cpc, covariance_matrix, normal_2x2, sigma_inverse
+from bayesmix.core.linalg import (
+    cholesky_from_cpc,
+    covariance_2x2,
+    covariance_matrix,
+    normal_2x2,
+    sigma_inverse,
+)
 from bayesmix.core.slots import data_slot
 from bayesmix.core.suffstats import group_crossprod, group_sum, population_columns
 from bayesmix.spec.design import Design, FactorDesign
@@ -58,6 +71,15 @@ class SuffStats(Collapse):
         self.ZtD = group_crossprod(f.index, Z, D, J)
         self.Zty = group_sum(f.index, Z * y[:, None], J)
         self.factors = (f.name,)
+        self.has_intercept = design.has_intercept
+
+    def add_loglik(self, g: GraphParts):
+        sd, rho, L = g.hypers[0]
+        k = self.ZtZ.shape[1]
+        # k <= 2: closed-form entries (a smaller graph, quicker to compile); else sd L L' sd
+        Sigma = covariance_2x2(sd, rho, k) if k <= 2 else covariance_matrix(sd, L, pt)
+        theta = theta_vector(g.icpt, g.slopes, self.has_intercept, pt)
+        return collapsed_loglik(theta, Sigma, g.sigma, self.as_graph_inputs())
 
     def draw_effects(self, post, out, design, parts, slope_idx, seed):
         return {self.factors[0]: draw_group_effects(post, design, parts, slope_idx, self, seed)}

@@ -34,16 +34,12 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from bayesmix.collapsed import strategy
-from bayesmix.collapsed.crossed import RowsCollapse, partial_factor
-from bayesmix.collapsed.nested import NestedStats, nested_chain, nested_loglik
-from bayesmix.collapsed.one_factor import SuffStats, marginal_loglik
+from bayesmix.collapsed import GraphParts, integrated_out, strategy
+from bayesmix.collapsed import make as make_collapse
 from bayesmix.core import names
 from bayesmix.core.linalg import (
     cholesky_from_cpc,
     correlations,
-    covariance_2x2,
-    covariance_matrix,
     cpc_beta_params,
     group_effects,
 )
@@ -203,9 +199,8 @@ def build_model(
     partial = None  # with crossed factors, the one integrated out given the others
     how = strategy(design, family)[0] if collapse else None
     if how == "crossed":
-        partial = partial_factor(design)
-        if True:
-            centered = {**centered, partial.name: False}
+        (partial,) = integrated_out(design, how)
+        centered = {**centered, partial.name: False}
     around = choose_around(design, centered)
     X = design.X
     terms = list(design.terms)
@@ -236,33 +231,16 @@ def build_model(
             eta = pt.constant(0.0)
 
         if how in ("one_factor", "nested"):
-            hypers = []
-            chain = design.factors if how == "one_factor" else nested_chain(design)
-            Ls = []
-            for f in chain:
-                sd, L, cpc = _factor_hyper(f, priors, parts)
-                rho = cpc[0] if cpc is not None else (pt.constant(0.0) if len(f.coefs) == 2 else None)
-                hypers.append((sd, rho))
-                Ls.append(L)
+            hypers = [_collapsed_hyper(f, priors, parts) for f in integrated_out(design, how)]
             sigma = _vector_rv(names.SIGMA, [priors["sigma"]], None, True, parts, scalar=True)
-            b_all = b_s if design.has_intercept else b
-            if how == "one_factor":
-                ss = SuffStats(design, data["y"], xbar, slope_idx)
-                (sd, rho), icpt_in = hypers[0], (icpt if design.has_intercept else None)
-                k = len(chain[0].coefs)
-                # k <= 2: closed-form entries (a smaller graph, quicker to compile); else sd L L' sd
-                Sigma = covariance_2x2(sd, rho, k) if k <= 2 else covariance_matrix(sd, Ls[0], pt)
-                loglik = marginal_loglik(icpt_in, b_all, Sigma, sigma, design, ss.as_graph_inputs())
-            else:
-                ss = NestedStats(design, data["y"], xbar, slope_idx, chain)
-                if design.has_intercept:
-                    theta = (
-                        pt.concatenate([pt.atleast_1d(icpt), b_s]) if b_s is not None else pt.atleast_1d(icpt)
-                    )
-                else:
-                    theta = b
-                loglik = nested_loglik(theta, hypers, sigma, ss.as_graph_inputs())
-            pm.Potential("collapsed_loglik", loglik)
+            ss = make_collapse(how, design, data["y"], xbar, slope_idx)
+            g = GraphParts(
+                icpt=icpt if design.has_intercept else None,
+                slopes=b_s if design.has_intercept else b,
+                hypers=hypers,
+                sigma=sigma,
+            )
+            pm.Potential("collapsed_loglik", ss.add_loglik(g))
             return BuiltModel(
                 model=model,
                 parts=parts,
@@ -297,9 +275,10 @@ def build_model(
             sigma = _vector_rv(names.SIGMA, [priors["sigma"]], None, True, parts, scalar=True)
         rows = None
         if partial is not None:
-            sd, L, _ = _factor_hyper(partial, priors, parts)
-            rows = RowsCollapse(design, data["y"], partial)
-            pm.Potential("collapsed_loglik", rows.loglik(eta, others, covariance_matrix(sd, L, pt), sigma))
+            hypers = [_collapsed_hyper(partial, priors, parts)]
+            rows = make_collapse(how, design, data["y"], xbar, slope_idx)
+            g = GraphParts(icpt=None, slopes=None, hypers=hypers, sigma=sigma, eta=eta, others=others)
+            pm.Potential("collapsed_loglik", rows.add_loglik(g))
         else:
             numeric = {k: v for k, v in data.items() if isinstance(v, np.ndarray) and v.dtype.kind in "biuf"}
             family.observe(eta, data | {k: data_slot(k, v) for k, v in numeric.items()}, sigma=sigma)
@@ -391,6 +370,13 @@ def _factor_hyper(f: FactorDesign, priors: PriorSet, parts: dict):
         L = cholesky_from_cpc(cpc, f, pt)
         pm.Deterministic(names.cor_var(name), correlations(L, pairs, pt), dims=names.cor_dim(name))
     return sd, L, cpc
+
+
+def _collapsed_hyper(f: FactorDesign, priors: PriorSet, parts: dict):
+    """An integrated-out factor's ``(sd, rho, L)`` (rho: a pair's correlation, 0 if independent)."""
+    sd, L, cpc = _factor_hyper(f, priors, parts)
+    rho = cpc[0] if cpc is not None else (pt.constant(0.0) if len(f.coefs) == 2 else None)
+    return sd, rho, L
 
 
 def _group_effects_rv(f: FactorDesign, priors: PriorSet, centered: bool, parts: dict, means=None):
