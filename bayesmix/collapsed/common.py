@@ -79,7 +79,10 @@ class Collapse:
         """The collapsed log likelihood as a PyTensor scalar, written in the graph's tensors ``g``."""
         raise NotImplementedError
 
-    def draw_effects(self, post, out: dict, design, parts: dict, slope_idx, seed) -> dict[str, np.ndarray]:
+    #: second word of the seed of this strategy's random stream (:func:`rng_for`)
+    stream: int = ONE_FACTOR_STREAM
+
+    def draw_effects(self, post, out: dict, design, parts: dict, slope_idx, rng) -> dict[str, np.ndarray]:
         """Exact draws ``(chain, draw, J, k)`` of the integrated-out effects, by factor name.
 
         Parameters
@@ -91,8 +94,9 @@ class Collapse:
             ``sigma`` and the sampled factors' ``r_*``.
         design, parts, slope_idx
             The design, and the graph's record of split vectors and slope columns.
-        seed : int or None
-            The fit's seed; each strategy draws from its own stream of it (:func:`rng_for`).
+        rng : numpy.random.Generator
+            The draws' randomness; a fit passes ``rng_for(seed, self.stream)``, a stream of
+            its seed of the strategy's own, so the draws follow the seed.
         """
         raise NotImplementedError
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytensor.tensor as pt
 from scipy import sparse
 
-from bayesmix.collapsed.common import CROSSED_STREAM, Collapse, GraphParts, conditional_draws, rng_for
+from bayesmix.collapsed.common import CROSSED_STREAM, Collapse, GraphParts, conditional_draws
 from bayesmix.collapsed.op import collapsed_rows_loglik
 from bayesmix.core import names
 from bayesmix.core.linalg import cholesky_from_cpc, covariance_matrix
@@ -62,6 +62,7 @@ class RowsCollapse(Collapse):
     """
 
     strategy = "crossed"
+    stream = CROSSED_STREAM
 
     def __init__(self, design: Design, y: np.ndarray, factor: FactorDesign):
         self.factor = factor.name
@@ -133,7 +134,7 @@ class RowsCollapse(Collapse):
             out.append((Zt @ y, ZtX, (Zt @ A).tocsr()))
         return out
 
-    def draw(self, b, u, Sigma, sigma, seed: int | None, budget: int = 20_000_000) -> np.ndarray:
+    def draw(self, b, u, Sigma, sigma, rng: np.random.Generator, budget: int = 20_000_000) -> np.ndarray:
         """Exact conditional draws of the effects, ``(S, J, k)`` for ``S`` posterior draws.
 
         ``b`` is ``(S, p)`` (the population coefficients of the design's columns; None without
@@ -151,14 +152,13 @@ class RowsCollapse(Collapse):
                 B[..., a] = r if ZtX is None else r - b[sl] @ ZtX.T
             return B
 
-        rng = rng_for(seed, CROSSED_STREAM)
         return conditional_draws(Sigma, sigma, self.ZtZ, rhs, rng, budget)
 
     def add_loglik(self, g: GraphParts):
         sd, _, L = g.hypers[0]
         return self.loglik(g.eta, g.others, covariance_matrix(sd, L, pt), g.sigma)
 
-    def draw_effects(self, post, out, design, parts, slope_idx, seed):
+    def draw_effects(self, post, out, design, parts, slope_idx, rng):
         """Draws given the other factors' effects, already in ``out`` (see :class:`Collapse`)."""
         f = design.factor(self.factor)
         sd = out[names.sd_var(f.name)][1]
@@ -170,5 +170,5 @@ class RowsCollapse(Collapse):
         b = out[names.B][1].reshape(S, -1) if names.B in out else None
         u = np.concatenate([out[names.r_var(name)][1].reshape(S, -1) for name in self.others], axis=-1)
         Sigma = covariance_matrix(sd.reshape(S, -1), None if L is None else L.reshape(S, *L.shape[-2:]), np)
-        draws = self.draw(b, u, Sigma, out[names.SIGMA][1].reshape(S), seed)
+        draws = self.draw(b, u, Sigma, out[names.SIGMA][1].reshape(S), rng)
         return {f.name: draws.reshape(shape + draws.shape[1:])}

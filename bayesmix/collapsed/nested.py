@@ -23,7 +23,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytensor.tensor as pt
 
-from bayesmix.collapsed.common import ONE_FACTOR_STREAM, Collapse, GraphParts, rng_for
+from bayesmix.collapsed.common import Collapse, GraphParts
 from bayesmix.core import names
 from bayesmix.core.draws import assemble
 from bayesmix.core.linalg import normal_2x2, sigma_inverse
@@ -76,7 +76,7 @@ class NestedStats(Collapse):
             theta = g.slopes
         return nested_loglik(theta, [(sd, rho) for sd, rho, _ in g.hypers], g.sigma, self.as_graph_inputs())
 
-    def draw_effects(self, post, out, design, parts, slope_idx, seed):
+    def draw_effects(self, post, out, design, parts, slope_idx, rng):
         chain = [design.factor(name) for name in self.factors]
         if design.has_intercept:
             cols = [np.asarray(post[names.INTERCEPT_C])[..., None]]
@@ -99,7 +99,7 @@ class NestedStats(Collapse):
                 )
             hypers.append((sd, rho))
         sigma = np.asarray(post[names.SIGMA]).reshape(flat)
-        draws = draw_nested_effects(theta.reshape(flat, -1), hypers, sigma, self, seed)
+        draws = draw_nested_effects(theta.reshape(flat, -1), hypers, sigma, self, rng)
         return {f.name: r.reshape(shape + r.shape[1:]) for f, r in zip(chain, draws, strict=True)}
 
     def as_graph_inputs(self) -> SimpleNamespace:
@@ -195,7 +195,7 @@ def nested_loglik_np(theta, hypers, sigma, ss: NestedStats):
     return -0.5 * (ss.N * np.log(2.0 * np.pi) + logdet.sum() + v @ Q.sum(axis=0) @ v)
 
 
-def draw_nested_effects(theta, hypers, sigma, ss: NestedStats, seed: int | None, chunk: int = 500):
+def draw_nested_effects(theta, hypers, sigma, ss: NestedStats, rng: np.random.Generator, chunk: int = 500):
     """Exact conditional draws of the nested factors' group effects, coarsest factor first.
 
     ``theta`` (S, p), ``hypers`` a list of ``(sd (S, k), rho (S,) or None)``, ``sigma`` (S,).
@@ -204,7 +204,6 @@ def draw_nested_effects(theta, hypers, sigma, ss: NestedStats, seed: int | None,
     ``N(M^{-1} Z' V^{-1} r, M^{-1})`` with ``r = y - D theta - sum_{i<l} Z_i u_i``.
     Returns a list of arrays (S, J_l, k_l).
     """
-    rng = rng_for(seed, ONE_FACTOR_STREAM)
     S = theta.shape[0]
     L = len(ss.ks)
     # ancestors[l][i]: group of factor i containing each group of factor l (i < l)

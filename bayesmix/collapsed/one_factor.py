@@ -28,11 +28,9 @@ import numpy as np
 import pytensor.tensor as pt
 
 from bayesmix.collapsed.common import (
-    ONE_FACTOR_STREAM,
     Collapse,
     GraphParts,
     conditional_draws,
-    rng_for,
     theta_vector,
 )
 from bayesmix.collapsed.op import collapsed_loglik
@@ -81,8 +79,8 @@ class SuffStats(Collapse):
         theta = theta_vector(g.icpt, g.slopes, self.has_intercept, pt)
         return collapsed_loglik(theta, Sigma, g.sigma, self.as_graph_inputs())
 
-    def draw_effects(self, post, out, design, parts, slope_idx, seed):
-        return {self.factors[0]: draw_group_effects(post, design, parts, slope_idx, self, seed)}
+    def draw_effects(self, post, out, design, parts, slope_idx, rng):
+        return {self.factors[0]: draw_group_effects(post, design, parts, slope_idx, self, rng)}
 
     def as_graph_inputs(self) -> SimpleNamespace:
         """The statistics as named graph inputs (so the compiled function does not depend on them)."""
@@ -121,7 +119,13 @@ def marginal_loglik(icpt, b_s, Sigma, sigma, design: Design, ss: SuffStats):
 
 
 def draw_group_effects(
-    post, design: Design, parts: dict, slope_idx, ss: SuffStats, seed: int | None, budget: int = 4_000_000
+    post,
+    design: Design,
+    parts: dict,
+    slope_idx,
+    ss: SuffStats,
+    rng: np.random.Generator,
+    budget: int = 4_000_000,
 ) -> np.ndarray:
     """Exact draws of the group effects from their conditional posterior, one per posterior draw.
 
@@ -137,7 +141,7 @@ def draw_group_effects(
     sd = assemble(post, names.sd_var(f.name), parts)
     theta = theta_vector(icpt, b_s, design.has_intercept, np)
     if len(f.coefs) > 2:
-        return _draw_any_k(post, f, sd, theta, ss, seed)
+        return _draw_any_k(post, f, sd, theta, ss, rng)
     rho = None
     if len(f.coefs) == 2:
         rho = (
@@ -150,7 +154,6 @@ def draw_group_effects(
     J, k = ss.ZtZ.shape[:2]
     theta, sd, sigma2 = theta.reshape(S, -1), sd.reshape(S, -1), sigma2.reshape(S)
     rho = None if rho is None else rho.reshape(S)
-    rng = rng_for(seed, ONE_FACTOR_STREAM)
     out = np.empty((S, J, k))
     step = max(1, budget // (J * k))  # draws per chunk: bounded memory for many groups
     for start in range(0, S, step):
@@ -173,7 +176,7 @@ def _closed_form_draws(theta, sd, rho, sigma2, ss: SuffStats, rng) -> np.ndarray
     return np.stack([u0, u1], axis=-1)
 
 
-def _draw_any_k(post, f: FactorDesign, sd, theta, ss: SuffStats, seed) -> np.ndarray:
+def _draw_any_k(post, f: FactorDesign, sd, theta, ss: SuffStats, rng) -> np.ndarray:
     """:func:`draw_group_effects` for more than two coefficients (batched linear algebra)."""
     shape = sd.shape[:-1]
     S = int(np.prod(shape))
@@ -184,7 +187,6 @@ def _draw_any_k(post, f: FactorDesign, sd, theta, ss: SuffStats, seed) -> np.nda
     Sigma = covariance_matrix(sd.reshape(S, -1), L, np)
     theta = theta.reshape(S, -1)
     sigma = np.asarray(post[names.SIGMA]).reshape(S)
-    rng = rng_for(seed, ONE_FACTOR_STREAM)
     draws = conditional_draws(Sigma, sigma, ss.ZtZ, lambda sl: _b(theta[sl], ss, np), rng)
     return draws.reshape(shape + draws.shape[1:])
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from bayesmix.collapsed.common import rng_for
 from bayesmix.core import names
 from bayesmix.core.draws import assemble
 from bayesmix.core.linalg import cholesky_from_cpc, correlations, group_effects
@@ -86,7 +87,8 @@ def expand_posterior(
     if names.SIGMA in post or names.SIGMA in p:
         out[names.SIGMA] = (sample, np.asarray(post[names.SIGMA]))
     if built.collapsed is not None:
-        drawn = built.collapsed.draw_effects(post, out, design, p, built.slope_idx, seed)
+        rng = rng_for(seed, built.collapsed.stream)
+        drawn = built.collapsed.draw_effects(post, out, design, p, built.slope_idx, rng)
         for name, r in drawn.items():
             f = design.factor(name)
             out[names.r_var(name)] = (sample + (f.dim, names.coef_dim(name)), r)
