@@ -19,6 +19,7 @@ level-two ones (g00, g01, g10, g11 in the multilevel equations).
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -29,6 +30,11 @@ from bayesmix.errors import DataError, FormulaError
 from bayesmix.spec import language
 
 __all__ = ["Level2Term", "explicit_columns", "detect"]
+
+
+def _did_you_mean(name: str, known) -> str:
+    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 @dataclass(frozen=True)
@@ -136,7 +142,7 @@ def explicit_columns(
     for fname, per_coef in level2.items():
         if fname not in by_name:
             raise FormulaError(
-                f"level2 names factor {fname!r}, which the model does not have; "
+                f"level2 names factor {fname!r}, which the model does not have{_did_you_mean(fname, by_name)}; "
                 f"its factors are {sorted(by_name)}"
             )
         f = by_name[fname]
@@ -149,7 +155,7 @@ def explicit_columns(
             if coef not in f.coefs:
                 raise FormulaError(
                     f"level2[{fname!r}] names coefficient {coef!r}, which does not vary by "
-                    f"{fname!r}; its varying coefficients are {list(f.coefs)}"
+                    f"{fname!r}{_did_you_mean(coef, f.coefs)}; its varying coefficients are {list(f.coefs)}"
                 )
             rhs = text.split("~", 1)[1] if "~" in text else text
             where = f"level2[{fname!r}][{coef!r}] = {text!r}"

@@ -79,3 +79,18 @@ def test_unreadable_data_files_are_one_line_errors(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "bad.csv" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_level2_typos_are_named_with_a_suggestion(tmp_path, capsys):
+    text = (
+        '[data]\ndataset = "radon"\n[model]\nformula = "log_radon ~ floor + (1 + floor | county)"\n'
+        '[level2.countty]\nIntercept = "~ log_uranium"\n'
+    )
+    assert main(["fit", str(_spec(tmp_path, text)), "--out", str(tmp_path / "o")]) == 2
+    assert (
+        "level2 names factor 'countty'" in (err := capsys.readouterr().err) and "did you mean 'county'" in err
+    )
+    text = text.replace("countty", "county").replace("Intercept =", "Intercep =")
+    assert main(["fit", str(_spec(tmp_path, text)), "--out", str(tmp_path / "o")]) == 2
+    assert "did you mean 'Intercept'" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
