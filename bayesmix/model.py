@@ -24,6 +24,7 @@ from bayesmix.graph.build import BuiltModel, build_model
 from bayesmix.graph.parameterization import resolve_centered
 from bayesmix.inference.compiled import CompileCache
 from bayesmix.inference.sampling import SamplerSettings, convergence_report, sample, warn_convergence
+from bayesmix.post import predict as prediction
 from bayesmix.post import report as reporting
 from bayesmix.post import serialize
 from bayesmix.post import tables as results
@@ -427,6 +428,60 @@ class Fit:
     def varcorr(self, prob: float = 0.95) -> pd.DataFrame:
         """Group-level SDs and correlations and the residual SD."""
         return results.varcorr(self.posterior, self.design, prob)
+
+    def predict(
+        self,
+        newdata: pd.DataFrame | None = None,
+        kind: str = "mean",
+        groups="all",
+        new_levels: str = "error",
+        marginal: bool = False,
+        n_marginal: int = 100,
+        seed: int | None = None,
+    ) -> prediction.Predictions:
+        """Predictions for the fitted rows or new data, draw by draw (brms's ``posterior_epred``).
+
+        Parameters
+        ----------
+        newdata : pandas.DataFrame, optional
+            Rows to predict: predictors and grouping columns (and the trials for binomial
+            means and predictions). Default: the fitted rows.
+        kind : {"mean", "link", "prediction"}
+            Mean response (binomial: trials x probability; Poisson: the rate with the row's
+            exposure), the linear predictor, or draws of the response.
+        groups : "all", None or list of str
+            Group effects of all factors (lme4's default), of none (population level,
+            ``re.form = NA``), or of these factors.
+        new_levels : {"error", "sample", "population"}
+            Group levels not in the fit: an error listing them (default), effects drawn from
+            the fitted group distribution (full covariance; reproducible with ``seed``), or 0.
+        marginal : bool
+            Population-averaged mean over the chosen factors' effects (Monte Carlo): what a
+            GLMM predicts for a random member of the population, unlike ``groups=None``,
+            which predicts at effects equal to 0.
+        n_marginal : int
+            Monte Carlo draws per posterior draw for ``marginal``.
+        seed : int, optional
+            Seeds new-level, marginal and predictive draws.
+
+        Returns
+        -------
+        Predictions
+            ``.draws`` (xarray, dims chain, draw, obs) and ``.summary()`` (mean, SD, interval).
+        """
+        return prediction.predict(
+            self.posterior,
+            self.design,
+            self.model.family,
+            self.model.response_data,
+            newdata,
+            kind=kind,
+            groups=groups,
+            new_levels=new_levels,
+            marginal=marginal,
+            n_marginal=n_marginal,
+            seed=seed,
+        )
 
     def report(self) -> str:
         """The brms-style text report that ``print(fit)`` shows."""

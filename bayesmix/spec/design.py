@@ -234,6 +234,28 @@ class Design:
             offset = values if offset is None else offset + values
         return NewData(X=X, index=index, Z=Zs, offset=offset)
 
+    def trials(self, data: pd.DataFrame) -> np.ndarray | None:
+        """The binomial trials of each row of ``data`` (None for other responses).
+
+        ``s | trials(n)`` reads ``n``; ``cbind(s, f)`` needs both columns (``n = s + f``).
+        """
+        resp = self.formula.response
+        if resp.kind == "plain":
+            return None
+        exprs = (resp.other,) if resp.kind == "trials" else (resp.expr, resp.other)
+        needed: set[str] = set()
+        for e in exprs:
+            needed |= _expr_vars(e, data)
+        _check_columns(data, needed, self.formula.text, role="trials")
+        values = [_response_series(data, e, self.formula.text).to_numpy(dtype=float) for e in exprs]
+        n = values[0] if len(values) == 1 else values[0] + values[1]
+        bad = ~np.isfinite(n) | (n < 0) | (n != np.round(n))
+        if bad.any():
+            raise DataError(
+                f"the trials of the new data are not non-negative integers in {row_list(data.index, bad)}"
+            )
+        return n.astype(np.int64)
+
     def _with_level2_columns(self, X: np.ndarray, index: dict, Zs: dict) -> np.ndarray:
         """Append the columns explicit level-two formulas added: ``Z_c * W[group]`` per new row."""
         n_formula = X.shape[1]
