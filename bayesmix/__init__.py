@@ -18,7 +18,7 @@ from bayesmix.errors import (
     SpecError,
 )
 from bayesmix.io import load
-from bayesmix.model import Fit, Model
+from bayesmix.model import Fit, Model, compare
 from bayesmix.spec.priors import Prior
 
 __version__ = "0.1.0"
@@ -36,6 +36,7 @@ __all__ = [
     "PriorError",
     "SamplingError",
     "SpecError",
+    "compare",
     "datasets",
     "load",
 ]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from bayesmix import collapsed, plots
 from bayesmix.collapsed.crossed import RowsCollapse
@@ -24,16 +25,16 @@ from bayesmix.graph.build import BuiltModel, build_model
 from bayesmix.graph.parameterization import resolve_centered
 from bayesmix.inference.compiled import CompileCache
 from bayesmix.inference.sampling import SamplerSettings, convergence_report, sample, warn_convergence
+from bayesmix.post import checks, serialize
 from bayesmix.post import predict as prediction
 from bayesmix.post import report as reporting
-from bayesmix.post import serialize
 from bayesmix.post import tables as results
 from bayesmix.spec.design import Design, make_design
 from bayesmix.spec.families import Family, get_family
 from bayesmix.spec.formula import parse_formula
 from bayesmix.spec.priors import Prior, default_priors
 
-__all__ = ["Model", "Fit"]
+__all__ = ["Model", "Fit", "compare"]
 
 
 class Model:
@@ -483,6 +484,27 @@ class Fit:
             seed=seed,
         )
 
+    def log_likelihood(self) -> xr.DataArray:
+        """Pointwise log-likelihood ``(chain, draw, obs)``, conditional on the group effects (as brms).
+
+        Also stored as the DataTree's ``log_likelihood`` group (so ArviZ tools find it).
+        """
+        if "log_likelihood" not in self.idata.children:
+            ll = checks.log_likelihood(
+                self.posterior, self.design, self.model.family, self.model.response_data
+            )
+            self.idata["log_likelihood"] = xr.DataTree(xr.Dataset({"y": ll}))
+        return self.idata["log_likelihood"]["y"]
+
+    def add_posterior_predictive(self, seed: int | None = None) -> None:
+        """Add posterior predictive draws of the response as the DataTree's ``posterior_predictive``."""
+        draws = self.predict(kind="prediction", seed=seed).draws.rename("y")
+        self.idata["posterior_predictive"] = xr.DataTree(xr.Dataset({"y": draws}))
+
+    def loo(self):
+        """PSIS-LOO (arviz-stats): ELPD, its SE, p_loo and Pareto k per row; warns on k > 0.7."""
+        return checks.loo(self.idata, self.log_likelihood())
+
     def report(self) -> str:
         """The brms-style text report that ``print(fit)`` shows."""
         return reporting.format_report(
@@ -542,3 +564,21 @@ class Fit:
     def to_netcdf(self, path: str) -> None:
         """Write only the posterior DataTree to a netCDF file (for ArviZ; :meth:`save` keeps everything)."""
         self.idata.to_netcdf(path, engine="h5netcdf")
+
+
+def compare(fits: Mapping[str, Fit]):
+    """Rank fits of the same rows by their PSIS-LOO ELPD, with SEs of the differences.
+
+    Parameters
+    ----------
+    fits : dict
+        Name -> :class:`Fit`, e.g. ``{"intercepts": fit1, "slopes": fit2}``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        arviz-stats' comparison table (rank, elpd, elpd_diff, dse, weight, ...).
+    """
+    if not isinstance(fits, Mapping) or not all(isinstance(f, Fit) for f in fits.values()):
+        raise argument_error("fits", type(fits).__name__, "a dict of names to bayesmix Fits")
+    return checks.compare({name: fit.loo() for name, fit in fits.items()})

@@ -8,6 +8,8 @@ ESS >= 375 in both fits the MC SE of a difference of means is <= 0.075 SD, so
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -53,6 +55,12 @@ def test_collapsed_matches_full(data, formula, mixes_better):
     ess_a, ess_b = sa.loc[hyper, "ess_bulk"].min(), sb.loc[hyper, "ess_bulk"].min()
     assert ess_a > (ess_b if mixes_better else 0.7 * ess_b), (ess_a, ess_b)
     assert "integrated out" in repr(a)
+    # LOO conditional on the group effects: the collapsed fit's exact draws give the full fit's
+    # answer within the ELPD's standard error
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        la, lb = a.loo(), b.loo()
+    assert abs(la.elpd - lb.elpd) < lb.se, (la.elpd, lb.elpd, lb.se)
 
 
 def test_where_collapsing_applies():

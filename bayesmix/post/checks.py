@@ -1,0 +1,92 @@
+"""Pointwise log-likelihood, posterior predictive draws and PSIS-LOO of a fit.
+
+The log-likelihood of each row is conditional on the group effects, as brms computes it
+(so LOO asks how well the model predicts a left-out row of a group it has seen); for
+collapsed fits the group effects are their exact conditional draws, which makes the
+result agree with the full model's within Monte Carlo error.  Everything is computed
+in chunks of draws, so InstEval-sized data fit in memory.  LOO itself is arviz-stats'
+PSIS-LOO (:func:`arviz_stats.loo`); Pareto k above arviz-stats' threshold (0.7 for
+thousands of draws) gets a warning with advice.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import arviz_stats
+import numpy as np
+import xarray as xr
+
+from bayesmix.core import names
+from bayesmix.core.predictor import linear_predictor
+from bayesmix.errors import ArgumentError, ConvergenceWarning
+
+__all__ = ["log_likelihood", "loo", "compare"]
+
+
+def log_likelihood(post, design, family, response_data: dict, chunk_draws: int = 200) -> xr.DataArray:
+    """Pointwise log-likelihood ``(chain, draw, obs)`` of the fitted rows, given the group effects.
+
+    Parameters
+    ----------
+    post : xarray.Dataset
+        The posterior.
+    design, family, response_data
+        The fitted model's design, family and prepared response arrays.
+    chunk_draws : int
+        Draws per chain handled at once (memory: chains x chunk x rows numbers).
+    """
+    y = response_data["y"]
+    C, D = post.sizes["chain"], post.sizes["draw"]
+    out = np.empty((C, D, design.n_obs))
+    for lo in range(0, D, chunk_draws):
+        part = post.isel(draw=slice(lo, lo + chunk_draws))
+        eta = linear_predictor(part, design)
+        sigma = part[names.SIGMA].transpose("chain", "draw").values[..., None] if family.has_sigma else None
+        out[:, lo : lo + chunk_draws] = family.logpdf(y, eta, response_data, sigma=sigma)
+    return xr.DataArray(
+        out,
+        dims=("chain", "draw", "obs"),
+        coords={"chain": post["chain"].values, "draw": post["draw"].values, "obs": np.asarray(design.rows)},
+        name="y",
+    )
+
+
+def loo(idata, log_lik: xr.DataArray):
+    """PSIS-LOO of a fit from its DataTree and pointwise log-likelihood (arviz-stats' ELPDData).
+
+    Warns (:class:`~bayesmix.ConvergenceWarning`) when Pareto k exceeds the threshold for some rows,
+    naming how many and what to do.
+    """
+    tree = xr.DataTree.from_dict(
+        {"posterior": idata["posterior"].to_dataset(), "log_likelihood": xr.Dataset({"y": log_lik})}
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # arviz-stats' own Pareto-k warning is replaced by ours
+        result = arviz_stats.loo(tree, pointwise=True, var_name="y")
+    k = np.asarray(result.pareto_k)
+    good = float(getattr(result, "good_k", None) or 0.7)  # arviz-stats' threshold for this many draws
+    bad = int((k > good).sum())
+    if bad:
+        warnings.warn(
+            f"{bad} of {k.size} rows have Pareto k > {good:.2f} (max {k.max():.2f}): their leave-one-out "
+            "estimates are unreliable; rows that alone inform a group effect do this. Refit without "
+            "them (exact LOO for those rows), or use K-fold cross-validation",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    return result
+
+
+def compare(loos: dict):
+    """Rank models by ELPD with standard errors of the differences (arviz-stats' ``compare``).
+
+    ``loos`` maps names to the results of :func:`loo` (same rows in every model).
+    """
+    if not isinstance(loos, dict) or len(loos) < 2:
+        raise ArgumentError(
+            "compare() takes a dict of at least two named fits, e.g. {'m1': fit1, 'm2': fit2}"
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return arviz_stats.compare(loos)
