@@ -16,7 +16,7 @@ import hashlib, sys, warnings
 import numpy as np
 import bayesmix as bm
 warnings.simplefilter("ignore")
-m = bm.Model("Reaction ~ Days + (Days | Subject)", bm.datasets.load("sleepstudy"))
+m = bm.Model("Yield ~ 1 + (1 | Batch)", bm.datasets.load("dyestuff"))
 fit = m.fit(draws=100, tune=100, chains=2, seed=11, sampler=sys.argv[1], progressbar=False, check=False)
 h = hashlib.sha256()
 for v in sorted(fit.posterior.data_vars):
