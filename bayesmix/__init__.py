@@ -17,8 +17,9 @@ from bayesmix.errors import (
     SamplingError,
     SpecError,
 )
+from bayesmix.fit import Fit, compare
 from bayesmix.io import load
-from bayesmix.model import Fit, Model, compare
+from bayesmix.model import Model
 from bayesmix.spec.priors import Prior
 
 __version__ = "0.1.0"

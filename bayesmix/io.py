@@ -15,8 +15,9 @@ from pathlib import Path
 import xarray as xr
 
 from bayesmix.errors import FitFileError
+from bayesmix.fit import Fit
 from bayesmix.inference.sampling import SamplerSettings
-from bayesmix.model import Fit, Model
+from bayesmix.model import Model
 from bayesmix.post.serialize import FORMAT_VERSION, dataset_to_frame
 
 __all__ = ["load"]

@@ -15,13 +15,14 @@ import warnings
 
 import arviz_stats
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from bayesmix.core import names
 from bayesmix.core.predictor import linear_predictor
 from bayesmix.errors import ArgumentError, ConvergenceWarning
 
-__all__ = ["log_likelihood", "loo", "compare"]
+__all__ = ["log_likelihood", "loo", "compare", "icc", "r2"]
 
 
 def log_likelihood(post, design, family, response_data: dict, chunk_draws: int = 200) -> xr.DataArray:
@@ -90,3 +91,76 @@ def compare(loos: dict):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return arviz_stats.compare(loos)
+
+
+#: latent-scale residual variance by link (Nakagawa & Schielzeth 2013)
+LATENT_RESIDUAL = {"logit": (np.pi**2 / 3, "pi^2/3 (logistic)"), "probit": (1.0, "1 (standard normal)")}
+
+
+def _summary(draws: dict, prob: float) -> pd.DataFrame:
+    lo, hi = (1 - prob) / 2, 1 - (1 - prob) / 2
+    rows = {}
+    for name, d in draws.items():
+        flat = np.asarray(d, dtype=float).ravel()
+        rows[name] = {
+            "mean": flat.mean(),
+            "sd": flat.std(ddof=1),
+            f"q{100 * lo:g}": np.quantile(flat, lo),
+            f"q{100 * hi:g}": np.quantile(flat, hi),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def icc(post, design, family, response_data: dict, prob: float = 0.95) -> pd.DataFrame:
+    """Intraclass correlation of each factor's intercept, draw by draw, summarised.
+
+    ``sd_f^2 / (sum_g sd_g^2 + residual)``: the share of the (latent) variance, at zero for
+    any varying slopes, that lies between groups of factor ``f``.  Residual: sigma^2
+    (Gaussian); on the latent scale pi^2/3 (logit) or 1 (probit); for Poisson
+    ``log(1 + 1/mean(y))`` (the log-normal approximation of Nakagawa, Johnson & Schielzeth
+    2017).  The table's ``attrs["residual"]`` says which.
+    """
+    var = {
+        f.name: post[names.sd_var(f.name)]
+        .sel({names.coef_dim(f.name): "Intercept"})
+        .transpose("chain", "draw")
+        .values
+        ** 2
+        for f in design.factors
+        if "Intercept" in f.coefs
+    }
+    if family.has_sigma:
+        resid, what = post[names.SIGMA].transpose("chain", "draw").values ** 2, "sigma^2"
+    elif family.link in LATENT_RESIDUAL:
+        resid, what = LATENT_RESIDUAL[family.link]
+    else:
+        lam = max(float(np.mean(response_data["y"])), 1e-9)
+        resid, what = np.log1p(1.0 / lam), f"log(1 + 1/{lam:.3g}) (Poisson, log-normal approximation)"
+    total = sum(var.values()) + resid
+    out = _summary({name: v / total for name, v in var.items()}, prob)
+    out.index.name = "factor"
+    out.attrs["residual"] = what
+    return out
+
+
+def r2(mu_all: np.ndarray, mu_fixed: np.ndarray, post, family, response_data: dict, prob: float = 0.95):
+    """Bayesian R^2 (Gelman, Goodrich, Gabry & Vehtari 2019), conditional and marginal.
+
+    Per draw, ``V_fit = var_n(mu_n)`` over the rows and ``V_res`` the model's residual
+    variance: sigma^2 (Gaussian), ``mean_n mu(1 - mu)`` (Bernoulli), ``mean_n mu(1 - mu/n)``
+    (binomial), ``mean_n mu`` (Poisson).  Conditional: ``V_fit / (V_fit + V_res)`` with the
+    group effects in ``mu``; marginal: the variance of the population-level fitted values
+    over the same denominator.
+    """
+    v_all = mu_all.var(axis=-1, ddof=1)
+    v_fixed = mu_fixed.var(axis=-1, ddof=1)
+    if family.has_sigma:
+        v_res = post[names.SIGMA].transpose("chain", "draw").values ** 2
+    elif family.name == "poisson":
+        v_res = mu_all.mean(axis=-1)
+    elif family.name == "binomial":
+        v_res = (mu_all * (1 - mu_all / response_data["n"])).mean(axis=-1)
+    else:
+        v_res = (mu_all * (1 - mu_all)).mean(axis=-1)
+    denom = v_all + v_res
+    return _summary({"conditional": v_all / denom, "marginal": v_fixed / denom}, prob)

@@ -1,0 +1,288 @@
+"""The :class:`Fit` facade: the posterior of a :class:`~bayesmix.Model` and what is computed from it.
+
+A fit is data: the posterior DataTree (whose attributes carry the model's spec and the
+sampler settings) plus the :class:`~bayesmix.Model` that rebuilds everything else; it
+pickles, and :meth:`Fit.save` writes it to one file (:func:`bayesmix.load` reads it).
+Each method hands the draws to the module that computes (``post.tables``,
+``post.predict``, ``post.checks``) or draws (``plots``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayesmix import plots
+from bayesmix.errors import argument_error
+from bayesmix.inference.sampling import SamplerSettings, convergence_report
+from bayesmix.post import checks, serialize
+from bayesmix.post import predict as prediction
+from bayesmix.post import report as reporting
+from bayesmix.post import tables as results
+from bayesmix.spec.design import Design
+
+__all__ = ["Fit", "compare"]
+
+
+class Fit:
+    """A fitted model: the posterior draws and the tables built from them.
+
+    Attributes
+    ----------
+    model : Model
+        What was fitted.
+    idata : xarray.DataTree
+        ArviZ DataTree with groups ``posterior`` and ``sample_stats``.
+    settings : SamplerSettings
+        How it was sampled.
+    """
+
+    def __init__(self, model, idata, settings: SamplerSettings, collapsed: str | None = None):
+        self.model = model
+        self.idata = idata
+        self.settings = settings
+        #: what was integrated out while sampling ("group effects", ...), or None
+        self.collapsed = collapsed
+        idata.attrs["bayesmix_spec"] = json.dumps(model.spec())
+        idata.attrs["bayesmix_sampler"] = json.dumps(
+            {**settings.as_dict(), "collapsed": collapsed}, default=str
+        )
+
+    @property
+    def interrupted(self) -> bool:
+        """True for a fit of an interrupted run (``fit(on_interrupt="keep")``): not a finished posterior."""
+        return bool(self.idata["posterior"].attrs.get("interrupted", 0))
+
+    @property
+    def posterior(self):
+        """The posterior draws as an ``xarray.Dataset``."""
+        return self.idata["posterior"].to_dataset()
+
+    @property
+    def design(self) -> Design:
+        """The fitted design."""
+        return self.model.design
+
+    @cached_property
+    def convergence(self) -> dict:
+        """Divergences, max R-hat, min bulk ESS and whether all pass."""
+        return convergence_report(self.idata)
+
+    @cached_property
+    def _table(self) -> pd.DataFrame:
+        return results.parameter_table(self.posterior, self.design)
+
+    def summary(self, prob: float = 0.95, ranef: bool = False, exponentiate: bool = False) -> pd.DataFrame:
+        """Posterior summary of every parameter (brms labels).
+
+        Parameters
+        ----------
+        prob : float
+            Mass of the central interval (columns ``q2.5``/``q97.5`` for 0.95).
+        ranef : bool
+            Also list the group effects ``r_<factor>[level,coef]``.
+        exponentiate : bool
+            Report population effects as ``exp(b)`` (odds or rate ratios).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns class, group, mean, sd, the interval, rhat, ess_bulk, ess_tail.
+        """
+        if not 0 < prob < 1:
+            raise argument_error("prob", prob, "a number strictly between 0 and 1")
+        if prob == 0.95 and not ranef and not exponentiate:
+            return self._table.copy()
+        return results.parameter_table(
+            self.posterior, self.design, prob=prob, ranef=ranef, transform=np.exp if exponentiate else None
+        )
+
+    def fixef(self, prob: float = 0.95) -> pd.DataFrame:
+        """Population-level effects (mean, sd, interval) by term."""
+        return results.fixef(self.posterior, self.design, prob)
+
+    def ranef(self, factor: str | None = None, prob: float = 0.95) -> pd.DataFrame:
+        """Group-level deviations by (factor,) level and coefficient."""
+        return results.ranef(self.posterior, self.design, factor, prob)
+
+    def coef(self, factor: str | None = None, prob: float = 0.95) -> pd.DataFrame:
+        """Per-level coefficients: population effect plus deviation."""
+        return results.coef(self.posterior, self.design, factor, prob)
+
+    def level2(self, prob: float = 0.95) -> pd.DataFrame:
+        """Level-two coefficients (g00, g01, g10, g11...) by factor, varying coefficient and predictor."""
+        return results.level2(self.posterior, self.design, prob)
+
+    def varcorr(self, prob: float = 0.95) -> pd.DataFrame:
+        """Group-level SDs and correlations and the residual SD."""
+        return results.varcorr(self.posterior, self.design, prob)
+
+    def predict(
+        self,
+        newdata: pd.DataFrame | None = None,
+        kind: str = "mean",
+        groups="all",
+        new_levels: str = "error",
+        marginal: bool = False,
+        n_marginal: int = 100,
+        seed: int | None = None,
+    ) -> prediction.Predictions:
+        """Predictions for the fitted rows or new data, draw by draw (brms's ``posterior_epred``).
+
+        Parameters
+        ----------
+        newdata : pandas.DataFrame, optional
+            Rows to predict: predictors and grouping columns (and the trials for binomial
+            means and predictions). Default: the fitted rows.
+        kind : {"mean", "link", "prediction"}
+            Mean response (binomial: trials x probability; Poisson: the rate with the row's
+            exposure), the linear predictor, or draws of the response.
+        groups : "all", None or list of str
+            Group effects of all factors (lme4's default), of none (population level,
+            ``re.form = NA``), or of these factors.
+        new_levels : {"error", "sample", "population"}
+            Group levels not in the fit: an error listing them (default), effects drawn from
+            the fitted group distribution (full covariance; reproducible with ``seed``), or 0.
+        marginal : bool
+            Population-averaged mean over the chosen factors' effects (Monte Carlo): what a
+            GLMM predicts for a random member of the population, unlike ``groups=None``,
+            which predicts at effects equal to 0.
+        n_marginal : int
+            Monte Carlo draws per posterior draw for ``marginal``.
+        seed : int, optional
+            Seeds new-level, marginal and predictive draws.
+
+        Returns
+        -------
+        Predictions
+            ``.draws`` (xarray, dims chain, draw, obs) and ``.summary()`` (mean, SD, interval).
+        """
+        return prediction.predict(
+            self.posterior,
+            self.design,
+            self.model.family,
+            self.model.response_data,
+            newdata,
+            kind=kind,
+            groups=groups,
+            new_levels=new_levels,
+            marginal=marginal,
+            n_marginal=n_marginal,
+            seed=seed,
+        )
+
+    def log_likelihood(self) -> xr.DataArray:
+        """Pointwise log-likelihood ``(chain, draw, obs)``, conditional on the group effects (as brms).
+
+        Also stored as the DataTree's ``log_likelihood`` group (so ArviZ tools find it).
+        """
+        if "log_likelihood" not in self.idata.children:
+            ll = checks.log_likelihood(
+                self.posterior, self.design, self.model.family, self.model.response_data
+            )
+            self.idata["log_likelihood"] = xr.DataTree(xr.Dataset({"y": ll}))
+        return self.idata["log_likelihood"]["y"]
+
+    def add_posterior_predictive(self, seed: int | None = None) -> None:
+        """Add posterior predictive draws of the response as the DataTree's ``posterior_predictive``."""
+        draws = self.predict(kind="prediction", seed=seed).draws.rename("y")
+        self.idata["posterior_predictive"] = xr.DataTree(xr.Dataset({"y": draws}))
+
+    def loo(self):
+        """PSIS-LOO (arviz-stats): ELPD, its SE, p_loo and Pareto k per row; warns on k > 0.7."""
+        return checks.loo(self.idata, self.log_likelihood())
+
+    def icc(self, prob: float = 0.95) -> pd.DataFrame:
+        """Intraclass correlation of each factor's intercept (latent scale for GLMMs); see
+        :func:`bayesmix.post.checks.icc` for the residual variance used."""
+        return checks.icc(self.posterior, self.design, self.model.family, self.model.response_data, prob)
+
+    def r2(self, prob: float = 0.95) -> pd.DataFrame:
+        """Bayesian R^2 (Gelman et al. 2019), conditional on the group effects and marginal."""
+        mu_all = self.predict(kind="mean").draws.values
+        mu_fixed = self.predict(kind="mean", groups=None).draws.values
+        return checks.r2(mu_all, mu_fixed, self.posterior, self.model.family, self.model.response_data, prob)
+
+    def report(self) -> str:
+        """The brms-style text report that ``print(fit)`` shows."""
+        return reporting.format_report(
+            self._table,
+            self.design,
+            self.model.family,
+            self.settings,
+            {
+                "convergence": self.convergence,
+                "collapsed": self.collapsed,
+                "interrupted": self.idata["posterior"].attrs.get("draws_per_chain")
+                if self.interrupted
+                else None,
+                "chains": self.idata["posterior"].sizes["chain"],
+                "event": self.model.response_data.get("event"),
+                "level2": self.level2() if self.design.level2 else None,
+            },
+        )
+
+    def __repr__(self) -> str:
+        return self.report()
+
+    def plot(self, kind: str = "trace", factor: str | None = None, **kwargs):
+        """Plot the fit; returns a matplotlib figure (drawn by :mod:`bayesmix.plots`).
+
+        Parameters
+        ----------
+        kind : {"trace", "forest", "ranef", "coef"}
+            ``trace``: draws and densities of population effects, SDs, correlations and
+            sigma; ``forest``: their intervals; ``ranef``/``coef``: caterpillar plot of
+            the group deviations / per-level coefficients of one factor.
+        factor : str, optional
+            For ``ranef``/``coef``: the factor (default: the first).
+        **kwargs
+            Passed to arviz-plots for ``trace``.
+        """
+        if kind not in plots.KINDS:
+            raise argument_error("kind", kind, f"one of {plots.KINDS}")
+        if kind == "trace":
+            return plots.plot_trace(self.idata, **kwargs)
+        if kind == "forest":
+            return plots.plot_forest(self.summary())
+        if not self.design.factors:
+            raise argument_error("kind", kind, "'trace' or 'forest': this model has no grouping factor")
+        fname = factor or self.design.factors[0].name
+        table = self.ranef(fname) if kind == "ranef" else self.coef(fname)
+        return plots.plot_caterpillar(table, fname, kind)
+
+    def save(self, path) -> Path:
+        """Write the fit to one netCDF file: draws, spec, the data the model read, versions.
+
+        :func:`bayesmix.load` reads it back into a fit with the same report and tables
+        that can be refitted; see :mod:`bayesmix.post.serialize`.
+        """
+        return serialize.save(self, path)
+
+    def to_netcdf(self, path: str) -> None:
+        """Write only the posterior DataTree to a netCDF file (for ArviZ; :meth:`save` keeps everything)."""
+        self.idata.to_netcdf(path, engine="h5netcdf")
+
+
+def compare(fits: Mapping[str, Fit]):
+    """Rank fits of the same rows by their PSIS-LOO ELPD, with SEs of the differences.
+
+    Parameters
+    ----------
+    fits : dict
+        Name -> :class:`Fit`, e.g. ``{"intercepts": fit1, "slopes": fit2}``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        arviz-stats' comparison table (rank, elpd, elpd_diff, dse, weight, ...).
+    """
+    if not isinstance(fits, Mapping) or not all(isinstance(f, Fit) for f in fits.values()):
+        raise argument_error("fits", type(fits).__name__, "a dict of names to bayesmix Fits")
+    return checks.compare({name: fit.loo() for name, fit in fits.items()})
