@@ -21,9 +21,11 @@ import xarray as xr
 from bayesmix import plots
 from bayesmix.errors import argument_error
 from bayesmix.inference.sampling import SamplerSettings, convergence_report
-from bayesmix.post import checks, serialize
+from bayesmix.post import checks, effects, serialize
+from bayesmix.post import hypothesis as hypotheses
 from bayesmix.post import predict as prediction
 from bayesmix.post import report as reporting
+from bayesmix.post import shrinkage as pooling
 from bayesmix.post import tables as results
 from bayesmix.spec.design import Design
 
@@ -190,9 +192,14 @@ class Fit:
         return self.idata["log_likelihood"]["y"]
 
     def add_posterior_predictive(self, seed: int | None = None) -> None:
-        """Add posterior predictive draws of the response as the DataTree's ``posterior_predictive``."""
+        """Add posterior predictive draws of the response as the DataTree's ``posterior_predictive``
+        (and the observed response as ``observed_data``, for ArviZ's checks)."""
         draws = self.predict(kind="prediction", seed=seed).draws.rename("y")
         self.idata["posterior_predictive"] = xr.DataTree(xr.Dataset({"y": draws}))
+        observed = xr.DataArray(
+            np.asarray(self.model.response_data["y"]), dims=("obs",), coords={"obs": draws["obs"].values}
+        )
+        self.idata["observed_data"] = xr.DataTree(xr.Dataset({"y": observed}))
 
     def loo(self):
         """PSIS-LOO (arviz-stats): ELPD, its SE, p_loo and Pareto k per row; warns on k > 0.7."""
@@ -208,6 +215,68 @@ class Fit:
         mu_all = self.predict(kind="mean").draws.values
         mu_fixed = self.predict(kind="mean", groups=None).draws.values
         return checks.r2(mu_all, mu_fixed, self.posterior, self.model.family, self.model.response_data, prob)
+
+    def hypothesis(self, statements, prob: float = 0.95) -> pd.DataFrame:
+        """Posterior probabilities of statements about parameters (brms's ``hypothesis``).
+
+        Parameters
+        ----------
+        statements : str or list of str
+            E.g. ``"Days > 5"``, ``"Intercept - 25 * Days < 0"``, ``"sd_Subject__Days = 5"``;
+            terms that are not plain names in backticks (``"`Days:cond` > 0"``).  Parsed
+            against an allow-list, never executed; see :mod:`bayesmix.post.hypothesis`.
+        prob : float
+            Mass of the interval.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Estimate (of left minus right side), Est.Error, CI.Lower, CI.Upper,
+            Evid.Ratio and Post.Prob (for ``<``/``>``) and Star, by statement.
+        """
+        return hypotheses.hypothesis(self.posterior, self.design, statements, prob)
+
+    def shrinkage(self, factor: str | None = None, prob: float = 0.95) -> pooling.Shrinkage:
+        """How far each group moved from its own estimate towards the population.
+
+        One row per group level and varying coefficient: rows in the group, the
+        no-pooling estimate (the group alone) and its SE, the complete-pooling estimate,
+        the population (or level-two) prediction, the partial-pooling posterior mean and
+        interval, and the shrinkage factor (0: kept its own estimate; 1: pooled
+        completely).  ``.text`` says which groups shrank most and why.  See
+        :mod:`bayesmix.post.shrinkage` for the definitions.
+        """
+        return pooling.shrinkage(
+            self.posterior, self.design, self.model.family, self.model.response_data, factor, prob
+        )
+
+    def conditional_effects(
+        self,
+        effect: str,
+        factor: str | None = None,
+        levels=None,
+        kind: str = "mean",
+        n_points: int = 50,
+        prob: float = 0.95,
+    ) -> pd.DataFrame:
+        """Predictions over a grid of one predictor, others at their mean or reference level.
+
+        Population level (group effects at 0) and, with ``factor``, each group's curve;
+        see :mod:`bayesmix.post.effects`.  ``fit.plot("effects", effect=...)`` draws it.
+        """
+        return effects.conditional_effects(
+            self.posterior,
+            self.design,
+            self.model.family,
+            self.model.response_data,
+            self.model.data,
+            effect,
+            factor=factor,
+            levels=levels,
+            n_points=n_points,
+            kind=kind,
+            prob=prob,
+        )
 
     def report(self) -> str:
         """The brms-style text report that ``print(fit)`` shows."""
@@ -236,14 +305,22 @@ class Fit:
 
         Parameters
         ----------
-        kind : {"trace", "forest", "ranef", "coef"}
+        kind : str
             ``trace``: draws and densities of population effects, SDs, correlations and
-            sigma; ``forest``: their intervals; ``ranef``/``coef``: caterpillar plot of
-            the group deviations / per-level coefficients of one factor.
+            sigma, a row per parameter; ``forest``: their intervals; ``ranef``/``coef``:
+            caterpillar plots of the group deviations / per-level coefficients (all
+            factors unless ``factor`` is given); ``shrinkage``: arrows from each group's
+            own estimate to its posterior mean against group size; ``shrinkage2d``: the
+            same for two coefficients with the population ellipses; ``lines``: per-group
+            panels of data with no-, partial- and complete-pooling lines (``x=`` the
+            slope's column); ``effects``: conditional effects (``effect=`` the predictor,
+            ``factor`` for per-group curves); ``ppc``: posterior predictive check.
         factor : str, optional
-            For ``ranef``/``coef``: the factor (default: the first).
+            The grouping factor, for the kinds that draw one.
         **kwargs
-            Passed to arviz-plots for ``trace``.
+            ``trace``: passed to arviz-plots; ``shrinkage``: ``coefs``; ``shrinkage2d``:
+            ``coefs`` (two); ``lines``: ``x``, ``ncols``; ``effects``: ``effect``,
+            ``levels``, ``kind``; ``ppc``: ``num_samples``, ``seed``.
         """
         if kind not in plots.KINDS:
             raise argument_error("kind", kind, f"one of {plots.KINDS}")
@@ -251,11 +328,38 @@ class Fit:
             return plots.plot_trace(self.idata, **kwargs)
         if kind == "forest":
             return plots.plot_forest(self.summary())
+        if kind == "ppc":
+            seed = kwargs.pop("seed", None)
+            if "posterior_predictive" not in self.idata.children:
+                self.add_posterior_predictive(seed=seed)
+            return plots.plot_ppc(self.idata, response=self.design.formula.response.expr, **kwargs)
+        if kind == "effects":
+            if "effect" not in kwargs:
+                raise argument_error("effect", None, "the predictor column to vary, e.g. effect='Days'")
+            table = self.conditional_effects(
+                kwargs.pop("effect"), factor=factor, levels=kwargs.pop("levels", None), **kwargs
+            )
+            return plots.plot_conditional_effects(table, response=self.design.formula.response.expr)
         if not self.design.factors:
-            raise argument_error("kind", kind, "'trace' or 'forest': this model has no grouping factor")
+            raise argument_error(
+                "kind", kind, "'trace', 'forest', 'effects' or 'ppc': this model has no grouping factor"
+            )
+        if kind in ("ranef", "coef"):
+            table = self.ranef(factor) if kind == "ranef" else self.coef(factor)
+            population = self.fixef()["mean"].to_dict() if kind == "coef" else None
+            return plots.plot_caterpillar(table, factor, kind, population=population)
         fname = factor or self.design.factors[0].name
-        table = self.ranef(fname) if kind == "ranef" else self.coef(fname)
-        return plots.plot_caterpillar(table, fname, kind)
+        table = self.shrinkage(fname).table
+        if kind == "shrinkage":
+            return plots.plot_shrinkage(table, fname, **kwargs)
+        if kind == "shrinkage2d":
+            mean, cov, coefs = pooling.group_distribution(self.posterior, self.design, fname)
+            return plots.plot_shrinkage_2d(table, mean, cov, coefs, fname, **kwargs)
+        slopes = [c for c in self.design.factor(fname).coefs if c != "Intercept"]
+        x = kwargs.pop("x", slopes[0] if slopes else None)
+        return plots.plot_group_lines(
+            self.model.data, table, x, self.design.formula.response.expr, fname, **kwargs
+        )
 
     def save(self, path) -> Path:
         """Write the fit to one netCDF file: draws, spec, the data the model read, versions.

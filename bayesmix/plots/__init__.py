@@ -1,0 +1,33 @@
+"""Plots: each draws from a table or a DataTree and returns a matplotlib ``Figure``.
+
+The numbers come from :mod:`bayesmix.post` (tables, shrinkage, conditional effects) or
+from the posterior DataTree (trace and posterior predictive plots through arviz-plots);
+these modules compute nothing but layout, so a figure can be drawn from a loaded file or
+from tables a user filtered.  :meth:`bayesmix.Fit.plot` picks the inputs for each kind.
+
+* :mod:`~bayesmix.plots.posterior` -- trace, forest, caterpillar;
+* :mod:`~bayesmix.plots.pooling` -- shrinkage arrows, the two-coefficient shrinkage
+  picture, per-group fitted lines;
+* :mod:`~bayesmix.plots.checks` -- conditional effects, posterior predictive check.
+"""
+
+from bayesmix.plots.checks import plot_conditional_effects, plot_ppc
+from bayesmix.plots.pooling import plot_group_lines, plot_shrinkage, plot_shrinkage_2d
+from bayesmix.plots.posterior import forest_panels, plot_caterpillar, plot_forest, plot_trace, trace_vars
+
+__all__ = [
+    "KINDS",
+    "trace_vars",
+    "plot_trace",
+    "plot_forest",
+    "plot_caterpillar",
+    "forest_panels",
+    "plot_shrinkage",
+    "plot_shrinkage_2d",
+    "plot_group_lines",
+    "plot_conditional_effects",
+    "plot_ppc",
+]
+
+#: what :meth:`bayesmix.Fit.plot` draws
+KINDS = ("trace", "forest", "ranef", "coef", "shrinkage", "shrinkage2d", "lines", "effects", "ppc")
