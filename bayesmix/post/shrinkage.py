@@ -45,8 +45,10 @@ from bayesmix.spec.design import Design
 
 __all__ = ["Shrinkage", "shrinkage", "group_distribution", "no_pooling"]
 
-#: |estimate| beyond which a GLM's per-group maximum likelihood is taken as not existing (separation)
-_DIVERGED = 15.0
+#: |Z @ estimate| (link scale) beyond which a GLM's maximum likelihood is taken as not existing:
+#: fitted probabilities within 1e-11 of 0 or 1 mean the data separate (the optimiser stopped on a
+#: flat likelihood on its way to infinity)
+_DIVERGED = 25.0
 
 
 @dataclass(frozen=True)
@@ -86,12 +88,23 @@ def _fit_glm(family, y, Z, offset, data) -> tuple[np.ndarray, np.ndarray, str]:
             se = np.full(k, np.nan)
         return coef, se, ""
 
+    if family.name == "poisson" and not np.any(y > 0):
+        return np.full(k, np.nan), np.full(k, np.nan), "no finite estimate (counts all zero)"
+    if family.name in ("bernoulli", "binomial"):
+        top = data["n"] if family.name == "binomial" else 1
+        if np.all(y == 0) or np.all(y == top):
+            return (
+                np.full(k, np.nan),
+                np.full(k, np.nan),
+                "no finite estimate (separation: all responses alike)",
+            )
+
     def nll(beta):
         return -float(np.sum(family.logpdf(y, offset + Z @ beta, data)))
 
     res = optimize.minimize(nll, np.zeros(k), method="BFGS")
     coef = np.asarray(res.x)
-    if not np.all(np.isfinite(coef)) or np.max(np.abs(coef)) > _DIVERGED:
+    if not np.all(np.isfinite(coef)) or np.max(np.abs(Z @ coef)) > _DIVERGED:
         what = "counts all zero" if family.name == "poisson" else "separation"
         return np.full(k, np.nan), np.full(k, np.nan), f"no finite estimate ({what})"
     se = np.sqrt(np.clip(np.diag(np.atleast_2d(res.hess_inv)), 0, None))

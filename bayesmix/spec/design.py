@@ -20,7 +20,7 @@ from bayesmix.errors import DataError, FormulaError, argument_error, row_list
 from bayesmix.spec import language
 from bayesmix.spec.formula import FormulaSpec, GroupTerm, parse_formula
 from bayesmix.spec.labels import check_grouping_column, group_labels, natural_key, sorted_levels
-from bayesmix.spec.level2 import detect, explicit_columns
+from bayesmix.spec.level2 import detect, explicit_columns, new_columns
 
 __all__ = ["Design", "FactorDesign", "NewData", "make_design", "group_labels"]
 
@@ -226,7 +226,7 @@ class Design:
                 )
             index[f.name] = idx
             Zs[f.name] = np.column_stack([_materialize(s, data, self.formula.text) for s in f.term_specs])
-        X = self._with_level2_columns(X, index, Zs)
+        X = self._with_level2_columns(X, index, Zs, data)
         _check_finite(X, self.terms, data.index, "population-level")
         offset = None
         for expr in self.formula.offsets:
@@ -256,24 +256,12 @@ class Design:
             )
         return n.astype(np.int64)
 
-    def _with_level2_columns(self, X: np.ndarray, index: dict, Zs: dict) -> np.ndarray:
-        """Append the columns explicit level-two formulas added: ``Z_c * W[group]`` per new row."""
-        n_formula = X.shape[1]
-        if n_formula == len(self.terms):
+    def _with_level2_columns(self, X: np.ndarray, index: dict, Zs: dict, data: pd.DataFrame) -> np.ndarray:
+        """Append the columns explicit level-two formulas added (see :func:`level2.new_columns`)."""
+        if X.shape[1] == len(self.terms):
             return X
-        by_term = {t.term: t for t in self.level2}
-        cols = []
-        for term in self.terms[n_formula:]:
-            t = by_term[term]
-            f = self.factor(t.factor)
-            idx = index[f.name]
-            if (idx < 0).any():
-                raise DataError(
-                    f"the level-two predictor {t.predictor!r} of {f.name!r} is known only for the fitted "
-                    f"levels; the new data have other levels of {f.name!r}"
-                )
-            cols.append(Zs[f.name][:, f.coefs.index(t.coef)] * np.nan_to_num(t.values)[idx])
-        return np.column_stack([X, *cols])
+        extra = self.terms[X.shape[1] :]
+        return np.column_stack([X, *new_columns(extra, self.level2, self.factor, index, Zs, data)])
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from bayesmix.errors import DataError, FormulaError
+from bayesmix.errors import DataError, FormulaError, row_list
 from bayesmix.spec import language
 
 __all__ = ["Level2Term", "explicit_columns", "detect"]
@@ -223,3 +223,48 @@ def detect(X: np.ndarray, terms: tuple[str, ...], factors, tol: float = 1e-9) ->
                 w = np.where(seen, w, same[0].values if same else np.nan)
         found.append(Level2Term(factor=f.name, coef=coef, predictor=predictor, term=term, values=w))
     return tuple(found)
+
+
+def new_columns(terms, level2, factor, index: dict, Zs: dict, data: pd.DataFrame) -> list[np.ndarray]:
+    """The population columns of explicit level-two terms for new rows: ``Z_c * W[group]``.
+
+    A fitted group's ``W`` is its fitted value; a group the fit has not seen takes it from
+    the new data's column (a new county's log uranium), which must then be present and
+    numeric.
+
+    Parameters
+    ----------
+    terms : sequence of str
+        The level-two terms to build, in the design's order.
+    level2 : tuple of Level2Term
+    factor : callable
+        Factor name -> its ``FactorDesign``.
+    index, Zs : dict
+        Per factor, the new rows' group index (-1: unseen) and varying-coefficient values.
+    data : pandas.DataFrame
+        The new rows.
+    """
+    by_term = {t.term: t for t in level2}
+    cols = []
+    for term in terms:
+        t = by_term[term]
+        f = factor(t.factor)
+        idx = index[f.name]
+        unseen = idx < 0
+        w = np.nan_to_num(t.values)[np.where(unseen, 0, idx)]
+        if unseen.any():
+            if t.predictor not in data.columns:
+                raise DataError(
+                    f"the new data have levels of {f.name!r} not in the fit, and their level-two "
+                    f"predictor {t.predictor!r} is not a column of the new data: add it"
+                )
+            values = pd.to_numeric(data[t.predictor], errors="coerce").to_numpy(dtype=float)
+            bad = unseen & ~np.isfinite(values)
+            if bad.any():
+                raise DataError(
+                    f"level-two predictor {t.predictor!r} is missing or not a number in "
+                    f"{row_list(data.index, bad)} of the new data"
+                )
+            w = np.where(unseen, values, w)
+        cols.append(Zs[f.name][:, f.coefs.index(t.coef)] * w)
+    return cols

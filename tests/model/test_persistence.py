@@ -109,3 +109,19 @@ def test_figures_draw_from_a_loaded_file(small_fit, tmp_path):
     ):
         assert isinstance(fig, matplotlib.figure.Figure)
     assert plots.trace_vars(loaded.idata) == ["b", "sd_county", "sigma"]
+
+
+def test_a_loaded_fit_predicts_new_data_identically(small_fit, tmp_path):
+    loaded = bm.load(small_fit.save(tmp_path / "fit.nc"))
+    new = small_fit.model.data.head(6).copy()
+    new.loc[new.index[:2], "county"] = "A COUNTY NOT FITTED"
+    for kw in (
+        dict(groups=None),
+        dict(kind="prediction", new_levels="sample", seed=3),
+        dict(kind="link", new_levels="population"),
+    ):
+        np.testing.assert_array_equal(
+            loaded.predict(new, **kw).draws.values, small_fit.predict(new, **kw).draws.values
+        )
+    with pytest.raises(bm.DataError, match="A COUNTY NOT FITTED"):
+        loaded.predict(new)

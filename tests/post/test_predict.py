@@ -107,3 +107,19 @@ def test_binomial_means_use_the_rows_trials():
     np.testing.assert_allclose(mu, cbpp["size"].to_numpy() / (1 + np.exp(-p)))
     y = fit.predict(kind="prediction", seed=2).draws.values
     assert np.all(y <= cbpp["size"].to_numpy()) and np.all(y >= 0)
+
+
+def test_a_new_group_uses_its_own_level_two_value():
+    radon = bm.datasets.load("radon")
+    fit = _fit(
+        bm.Model("log_radon ~ floor + (1 | county)", radon, level2={"county": {"Intercept": "~ log_uranium"}})
+    )
+    new = pd.DataFrame({"floor": [0, 0], "county": ["NEW A", "NEW B"], "log_uranium": [-0.5, 0.5]})
+    eta = fit.predict(new, kind="link", new_levels="population").draws.values
+    b = fit.posterior["b"].sel(term="log_uranium").values
+    # population-level prediction of a new county: g00 + g01 * its log uranium
+    np.testing.assert_allclose(eta[..., 1] - eta[..., 0], b * 1.0, rtol=1e-10)
+    with pytest.raises(DataError, match="log_uranium"):
+        fit.predict(new.drop(columns="log_uranium"), new_levels="population")
+    with pytest.raises(DataError, match="log_uranium"):
+        fit.predict(new.assign(log_uranium=[np.nan, 1.0]), new_levels="population")
