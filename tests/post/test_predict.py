@@ -123,3 +123,36 @@ def test_a_new_group_uses_its_own_level_two_value():
         fit.predict(new.drop(columns="log_uranium"), new_levels="population")
     with pytest.raises(DataError, match="log_uranium"):
         fit.predict(new.assign(log_uranium=[np.nan, 1.0]), new_levels="population")
+
+
+@pytest.mark.parametrize(
+    "name,formula",
+    [
+        ("penicillin", "diameter ~ 1 + (1 | plate) + (1 | sample)"),
+        ("pastes", "strength ~ 1 + (1 | batch/cask)"),
+    ],
+)
+def test_crossed_and_nested_factors_add_their_effects_row_by_row(name, formula):
+    data = bm.datasets.load(name)
+    fit = _fit(bm.Model(formula, data))
+    post, design = fit.posterior, fit.design
+    b = post["b"].sel(term="Intercept").values[..., None]
+    parts = {
+        f.name: post[f"r_{f.name}"]
+        .transpose("chain", "draw", f.dim, f"{f.name}__coef")
+        .values[:, :, f.index, 0]
+        for f in design.factors
+    }
+    assert fit.collapsed is not None  # group effects come from the exact conditional draws
+    np.testing.assert_allclose(fit.predict(kind="link").draws.values, b + sum(parts.values()), rtol=1e-10)
+    first, second = (f.name for f in design.factors)
+    np.testing.assert_allclose(
+        fit.predict(kind="link", groups=[first]).draws.values, b + parts[first], rtol=1e-10
+    )
+    # a new level of one factor, sampled: its spread is that factor's SD
+    new = data.iloc[[0] * 400].copy()
+    col = design.factor(second).columns[-1]
+    new[col] = [f"new{i}" for i in range(400)]
+    eta = fit.predict(new, kind="link", groups=[second], new_levels="sample", seed=1).draws.values - b
+    sd = post[f"sd_{second}"].values.ravel()
+    assert np.std(eta) == pytest.approx(np.sqrt(np.mean(sd**2)), rel=0.05)  # 400 x 1000 draws: SE ~1%
