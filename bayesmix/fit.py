@@ -27,6 +27,8 @@ from bayesmix.post import predict as prediction
 from bayesmix.post import report as reporting
 from bayesmix.post import shrinkage as pooling
 from bayesmix.post import tables as results
+from bayesmix.simulate.draw import simulate_frames
+from bayesmix.simulate.params import from_draws, true_parameters
 from bayesmix.spec.design import Design
 
 __all__ = ["Fit", "compare"]
@@ -201,6 +203,12 @@ class Fit:
         )
         self.idata["observed_data"] = xr.DataTree(xr.Dataset({"y": observed}))
 
+    def add_prior(self, draws: int = 1000, seed: int | None = None) -> None:
+        """Add prior draws (``prior``) and the response they imply (``prior_predictive``) to the DataTree."""
+        tree = self.model.prior_predictive(draws=draws, seed=seed)
+        for group in ("prior", "prior_predictive"):
+            self.idata[group] = tree[group]
+
     def loo(self):
         """PSIS-LOO (arviz-stats): ELPD, its SE, p_loo and Pareto k per row; warns on k > 0.7."""
         return checks.loo(self.idata, self.log_likelihood())
@@ -278,6 +286,46 @@ class Fit:
             prob=prob,
         )
 
+    def simulate(self, n: int | None = None, seed: int | None = None, params: Mapping | None = None):
+        """Data sets drawn from the fitted model, on the fitted rows (simr's ``simulate``).
+
+        Each data set takes one posterior draw chosen at random (new group effects are
+        drawn from its SDs and correlations); ``params`` overrides chosen values, in
+        brms labels, e.g. ``{"b_Days": 5}`` to ask what a smaller effect would look like.
+
+        Parameters
+        ----------
+        n : int, optional
+            Number of data sets (default: one frame, not a list).
+        seed : int, optional
+            Seeds the choice of draws, the group effects and the responses.
+        params : dict, optional
+            Values replacing the posterior draw's (flat brms labels).
+
+        Returns
+        -------
+        pandas.DataFrame or list of DataFrame
+            As :meth:`bayesmix.Model.simulate`.
+        """
+        if n is not None and (not isinstance(n, int) or n < 1):
+            raise argument_error("n", n, "a positive integer")
+        post = self.posterior
+        C, D = post.sizes["chain"], post.sizes["draw"]
+        seq_pick, seq_sim = np.random.SeedSequence(seed).spawn(2)
+        picks = np.random.default_rng(seq_pick).integers(0, C * D, n or 1)
+        tps = []
+        for p in picks:
+            tp = from_draws(post, self.design, int(p // D), int(p % D))
+            if params:
+                tp = true_parameters(
+                    {**tp.labels(self.design), **dict(params)}, self.design, self.model.family
+                )
+            tps.append(tp)
+        frames = simulate_frames(
+            self.model.data, self.design, self.model.family, self.model.response_data, tps, seq_sim
+        )
+        return frames[0] if n is None else frames
+
     def report(self) -> str:
         """The brms-style text report that ``print(fit)`` shows."""
         return reporting.format_report(
@@ -333,6 +381,12 @@ class Fit:
             if "posterior_predictive" not in self.idata.children:
                 self.add_posterior_predictive(seed=seed)
             return plots.plot_ppc(self.idata, response=self.design.formula.response.expr, **kwargs)
+        if kind == "prior_posterior":
+            if "prior" not in self.idata.children:
+                self.add_prior(seed=kwargs.pop("seed", None))
+            return plots.plot_prior_posterior(
+                self.idata, var_names=kwargs.pop("var_names", plots.trace_vars(self.idata)), **kwargs
+            )
         if kind == "effects":
             if "effect" not in kwargs:
                 raise argument_error("effect", None, "the predictor column to vary, e.g. effect='Days'")

@@ -9,19 +9,27 @@ plus the :class:`Model` that rebuilds everything else.
 
 from __future__ import annotations
 
+import json
+import logging
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+import pymc as pm
+import xarray as xr
 
 from bayesmix import collapsed
 from bayesmix.collapsed.crossed import RowsCollapse
+from bayesmix.core import names
 from bayesmix.errors import DataError, argument_error
 from bayesmix.fit import Fit
 from bayesmix.graph.build import BuiltModel, build_model
 from bayesmix.graph.parameterization import resolve_centered
 from bayesmix.inference.compiled import CompileCache
-from bayesmix.inference.sampling import SamplerSettings, sample, warn_convergence
+from bayesmix.inference.sampling import SamplerSettings, check_seed, sample, warn_convergence
+from bayesmix.simulate.draw import simulate_frames, with_placeholder
+from bayesmix.simulate.params import true_parameters
 from bayesmix.spec.design import make_design
 from bayesmix.spec.families import Family, get_family
 from bayesmix.spec.formula import parse_formula
@@ -114,10 +122,110 @@ class Model:
             "data": data.loc[design.rows, list(design.columns)].copy(),
             "group_data": dict(group_data) if group_data else None,
             "_prior_overrides": overrides,
+            "_placeholder": False,
             "_graphs": {},
         }
         for key, value in values.items():
             object.__setattr__(self, key, value)
+
+    @classmethod
+    def from_design(
+        cls, formula: str, data: pd.DataFrame, family: str | Family = "gaussian", **kwargs
+    ) -> Model:
+        """A model on a design without a response yet (to simulate from, e.g. :func:`bayesmix.simulate.design`).
+
+        The response column is filled with a stand-in (standard normal for Gaussian
+        models, so data-scaled default priors are on a unit scale; give ``priors=`` for
+        prior predictive checks on another scale) and replaced by :meth:`simulate`.
+
+        Parameters
+        ----------
+        formula, data, family, **kwargs
+            As for :class:`Model`.
+        """
+        resp = parse_formula(formula).response
+        column = resp.expr.strip().strip("`")
+        if column in data.columns:
+            raise DataError(f"the design already has a response column {column!r}: use bm.Model(...)")
+        fam = get_family(family, kwargs.pop("link", None))
+        model = cls(formula, with_placeholder(data, column, fam.name), family=fam, **kwargs)
+        object.__setattr__(model, "_placeholder", True)
+        return model
+
+    def simulate(self, params, n: int | None = None, seed: int | None = None):
+        """Responses drawn from the model with known parameters, on this model's rows.
+
+        Parameters
+        ----------
+        params : dict
+            True values: population effects, group SDs, correlations, sigma (see
+            :mod:`bayesmix.simulate.params` for the two accepted forms).
+        n : int, optional
+            Number of data sets (default: one, returned as a frame, not a list).
+        seed : int, optional
+            Seeds the group effects and responses.
+
+        Returns
+        -------
+        pandas.DataFrame or list of DataFrame
+            The model's rows with the response column replaced; ``attrs["params"]``
+            holds the true values under brms labels and ``attrs["effects"]`` the group
+            effects drawn (factor -> ``(J, k)`` array).
+        """
+        tp = true_parameters(params, self.design, self.family)
+        if n is not None and (not isinstance(n, int) or n < 1):
+            raise argument_error("n", n, "a positive integer")
+        frames = simulate_frames(
+            self.data, self.design, self.family, self.response_data, [tp] * (n or 1), seed
+        )
+        return frames[0] if n is None else frames
+
+    def prior_predictive(self, draws: int = 500, seed: int | None = None):
+        """Draws from the priors and of the response they imply (no data used).
+
+        Parameters
+        ----------
+        draws : int
+            Prior draws.
+        seed : int, optional
+
+        Returns
+        -------
+        xarray.DataTree
+            Groups ``prior`` (``b``, ``sd_*``, ``cor_*``, ``r_*``, ``sigma``, as a
+            posterior's), ``prior_predictive`` (``y``, dims chain, draw, obs) and, unless
+            the model was built :meth:`from_design`, ``observed_data``.
+            :func:`bayesmix.plots.plot_prior_predictive` draws it.
+        """
+        if not isinstance(draws, int) or draws < 1:
+            raise argument_error("draws", draws, "a positive integer")
+        check_seed(seed)
+        log = logging.getLogger("pymc")
+        level = log.level
+        log.setLevel(logging.WARNING)  # PyMC announces the variables it samples
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                tree = pm.sample_prior_predictive(draws=draws, model=self.built.model, random_seed=seed)
+        finally:
+            log.setLevel(level)
+        prior = tree["prior"].to_dataset()
+        prior = prior[[v for v in prior.data_vars if not names.is_internal(str(v))]]
+        rows = np.asarray(self.design.rows)
+        obs = tree["prior_predictive"]["obs"]
+        y = xr.DataArray(
+            obs.values,
+            dims=("chain", "draw", "obs"),
+            coords={"chain": obs["chain"].values, "draw": obs["draw"].values, "obs": rows},
+            name="y",
+        )
+        groups = {"prior": prior, "prior_predictive": xr.Dataset({"y": y})}
+        if not getattr(self, "_placeholder", False):
+            observed = xr.DataArray(np.asarray(self.response_data["y"]), dims=("obs",), coords={"obs": rows})
+            groups["observed_data"] = xr.Dataset({"y": observed})
+        out = xr.DataTree.from_dict(groups)
+        out.attrs["bayesmix_spec"] = json.dumps(self.spec())
+        return out
 
     def __setattr__(self, name, value):
         raise AttributeError(

@@ -25,11 +25,19 @@ from bayesmix.inference.engines import EngineRun, Interrupted, get_engine
 from bayesmix.inference.expand import expand_posterior
 from bayesmix.spec.design import Design
 
-__all__ = ["SamplerSettings", "sample", "convergence_report"]
+__all__ = ["SamplerSettings", "sample", "convergence_report", "check_seed"]
 
 SAMPLERS = ("nutpie", "pymc")
 
 ADAPTATIONS = ("diag", "draw_diag", "low_rank")
+
+
+def check_seed(seed) -> None:
+    """A seed is None or an integer from 0 to 2**32 - 1 (what every engine accepts)."""
+    if seed is not None and (
+        not isinstance(seed, int | np.integer) or isinstance(seed, bool) or not 0 <= seed < 2**32
+    ):
+        raise argument_error("seed", seed, "None or an integer from 0 to 2**32 - 1")
 
 
 @dataclass(frozen=True)
@@ -57,12 +65,7 @@ class SamplerSettings:
                 raise argument_error(name, v, "a positive integer" if name != "tune" else "an integer >= 0")
         if not (isinstance(self.target_accept, float | int) and 0 < self.target_accept < 1):
             raise argument_error("target_accept", self.target_accept, "a number strictly between 0 and 1")
-        if self.seed is not None and (
-            not isinstance(self.seed, int | np.integer)
-            or isinstance(self.seed, bool)
-            or not 0 <= self.seed < 2**32
-        ):
-            raise argument_error("seed", self.seed, "None or an integer from 0 to 2**32 - 1")
+        check_seed(self.seed)
         if self.sampler not in SAMPLERS:
             raise argument_error("sampler", self.sampler, f"one of {SAMPLERS}")
         if self.adaptation not in ADAPTATIONS:

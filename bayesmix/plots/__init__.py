@@ -11,7 +11,12 @@ from tables a user filtered.  :meth:`bayesmix.Fit.plot` picks the inputs for eac
 * :mod:`~bayesmix.plots.checks` -- conditional effects, posterior predictive check.
 """
 
-from bayesmix.plots.checks import plot_conditional_effects, plot_ppc
+from bayesmix.plots.checks import (
+    plot_conditional_effects,
+    plot_ppc,
+    plot_prior_posterior,
+    plot_prior_predictive,
+)
 from bayesmix.plots.pooling import plot_group_lines, plot_shrinkage, plot_shrinkage_2d
 from bayesmix.plots.posterior import forest_panels, plot_caterpillar, plot_forest, plot_trace, trace_vars
 
@@ -27,7 +32,20 @@ __all__ = [
     "plot_group_lines",
     "plot_conditional_effects",
     "plot_ppc",
+    "plot_prior_predictive",
+    "plot_prior_posterior",
 ]
 
 #: what :meth:`bayesmix.Fit.plot` draws
-KINDS = ("trace", "forest", "ranef", "coef", "shrinkage", "shrinkage2d", "lines", "effects", "ppc")
+KINDS = (
+    "trace",
+    "forest",
+    "ranef",
+    "coef",
+    "shrinkage",
+    "shrinkage2d",
+    "lines",
+    "effects",
+    "ppc",
+    "prior_posterior",
+)
