@@ -5,7 +5,7 @@
 >>> print(fit)  # doctest: +SKIP
 """
 
-from bayesmix import datasets
+from bayesmix import datasets, plots, simulate, studies
 from bayesmix.errors import (
     ArgumentError,
     BayesmixError,
@@ -39,5 +39,8 @@ __all__ = [
     "SpecError",
     "compare",
     "datasets",
+    "plots",
+    "simulate",
+    "studies",
     "load",
 ]

@@ -289,6 +289,21 @@ class Model:
             group_data=group_data,
         )
 
+    def with_priors(self, priors: Mapping[str, str | Prior]) -> Model:
+        """The same model on the same data with other prior overrides (e.g. priors fixed for SBC)."""
+        model = Model(
+            self.formula,
+            self.data,
+            family=self.family,
+            priors=priors,
+            centered=self.centered,
+            na_action=self.na_action,
+            level2=self.level2,
+            group_data=self.group_data,
+        )
+        object.__setattr__(model, "_placeholder", getattr(self, "_placeholder", False))
+        return model
+
     @property
     def built(self) -> BuiltModel:
         """The built PyMC model and its bookkeeping (built on first access)."""

@@ -8,7 +8,9 @@ from tables a user filtered.  :meth:`bayesmix.Fit.plot` picks the inputs for eac
 * :mod:`~bayesmix.plots.posterior` -- trace, forest, caterpillar;
 * :mod:`~bayesmix.plots.pooling` -- shrinkage arrows, the two-coefficient shrinkage
   picture, per-group fitted lines;
-* :mod:`~bayesmix.plots.checks` -- conditional effects, posterior predictive check.
+* :mod:`~bayesmix.plots.checks` -- conditional effects, posterior and prior predictive
+  checks, prior against posterior;
+* :mod:`~bayesmix.plots.studies` -- recovery, power curves, SBC.
 """
 
 from bayesmix.plots.checks import (
@@ -19,6 +21,7 @@ from bayesmix.plots.checks import (
 )
 from bayesmix.plots.pooling import plot_group_lines, plot_shrinkage, plot_shrinkage_2d
 from bayesmix.plots.posterior import forest_panels, plot_caterpillar, plot_forest, plot_trace, trace_vars
+from bayesmix.plots.studies import plot_power, plot_recovery, plot_sbc
 
 __all__ = [
     "KINDS",
@@ -34,6 +37,9 @@ __all__ = [
     "plot_ppc",
     "plot_prior_predictive",
     "plot_prior_posterior",
+    "plot_recovery",
+    "plot_power",
+    "plot_sbc",
 ]
 
 #: what :meth:`bayesmix.Fit.plot` draws

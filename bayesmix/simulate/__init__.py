@@ -9,7 +9,7 @@ This package sits below :mod:`bayesmix.model` (which uses it); studies that fit
 models live in :mod:`bayesmix.studies`.
 """
 
-from bayesmix.simulate.design import design, draw_covariate
+from bayesmix.simulate.design import design, draw_covariate, extend
 from bayesmix.simulate.params import TrueParameters, true_parameters
 
-__all__ = ["design", "draw_covariate", "TrueParameters", "true_parameters"]
+__all__ = ["design", "extend", "draw_covariate", "TrueParameters", "true_parameters"]

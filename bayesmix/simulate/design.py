@@ -26,7 +26,7 @@ import pandas as pd
 
 from bayesmix.errors import argument_error
 
-__all__ = ["design", "draw_covariate", "DISTRIBUTIONS"]
+__all__ = ["design", "extend", "draw_covariate", "DISTRIBUTIONS"]
 
 #: distribution name -> (number of parameters, draw(rng, n, *params))
 DISTRIBUTIONS: dict[str, tuple[int, Callable]] = {
@@ -162,3 +162,31 @@ def design(
     for cname, spec in (within or {}).items():
         frame[cname] = draw_covariate(spec, n, rng, f"within[{cname!r}]")
     return frame
+
+
+def extend(data: pd.DataFrame, along: str, n: int, seed: int | None = None) -> pd.DataFrame:
+    """Grow a data set to ``n`` groups of ``along`` (simr's ``extend``): new groups copy the rows of
+    existing groups drawn at random, with new labels (``"<label>+<k>"``); responses are kept
+    only to be replaced by a simulation.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        E.g. a fitted model's rows (``fit.model.data``).
+    along : str
+        The grouping column to extend.
+    n : int
+        Number of groups wanted (at least the present number; the present groups are kept).
+    seed : int, optional
+    """
+    if along not in data.columns:
+        raise argument_error("along", along, f"a column of the data: {list(data.columns)}")
+    labels = data[along].astype(str)
+    present = list(dict.fromkeys(labels))
+    if not isinstance(n, int | np.integer) or n < len(present):
+        raise argument_error("n", n, f"an integer >= the present number of groups ({len(present)})")
+    rng = np.random.default_rng(seed)
+    parts = [data.assign(**{along: labels})]
+    for k, source in enumerate(rng.choice(present, n - len(present), replace=True)):
+        parts.append(data[labels == source].assign(**{along: f"{source}+{k + 1}"}))
+    return pd.concat(parts, ignore_index=True)

@@ -175,6 +175,8 @@ def true_parameters(params: Mapping, design: Design, family) -> TrueParameters:
                 )
         cor[f.name] = R
     sigma = None
+    if "sigma" in params and not family.has_sigma:
+        raise ArgumentError(f"params gives 'sigma', but a {family.name} model has no residual SD")
     if family.has_sigma:
         if "sigma" not in params:
             raise ArgumentError("params needs 'sigma' (the residual SD) for a Gaussian model")
