@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import threading
 import warnings
 from uuid import uuid4
 
@@ -114,11 +115,12 @@ class CompileCache:
         """
         if not self.private:
             return _compile(model, var_names, private=False)
-        key = structure_key(model, var_names)
+        logp = model.logp()
+        key = structure_key(model, var_names, logp=logp)
         done = self._by_structure.pop(key, None)
         if done is not None:
             try:
-                compiled = _rebind(done, model)
+                compiled = _rebind(done, model, logp)
             except (KeyError, ValueError):
                 compiled = None
             if compiled is not None:
@@ -126,7 +128,7 @@ class CompileCache:
                 self.reused += 1
                 return compiled
         compiled = _compile(model, var_names)
-        self._by_structure[key] = compiled
+        self._by_structure[key] = _Entry(compiled, model)
         while len(self._by_structure) > self.max_kept:
             self._by_structure.pop(next(iter(self._by_structure)))
         return compiled
@@ -145,7 +147,7 @@ def compile_nutpie(model, var_names=None, cache: CompileCache | None = None):
     return (cache or DEFAULT_CACHE).compile(model, var_names)
 
 
-def structure_key(model, var_names=None) -> str:
+def structure_key(model, var_names=None, logp=None) -> str:
     """A hash of the model's log-density graph with its shared inputs reduced to name and type.
 
     Two models with the same key have the same compiled function up to the
@@ -157,7 +159,7 @@ def structure_key(model, var_names=None) -> str:
     from pytensor.graph.traversal import io_toposort
 
     value_vars = [model.rvs_to_values[rv] for rv in model.free_RVs]
-    logp = model.logp()
+    logp = model.logp() if logp is None else logp
     nodes = io_toposort([], [logp])
     ids: dict = {}
     h = hashlib.sha256()
@@ -208,21 +210,65 @@ def _initial_points(model):
     )
 
 
-def _rebind(compiled, model):
-    """``compiled`` (of a model with the same structure) with ``model``'s data and starting points."""
-    from nutpie import compile_pymc as ncp
+def _named_shared(variables) -> dict:
+    """The named data inputs (shared variables) among the ancestors of ``variables``."""
     from pytensor.compile.sharedvalue import SharedVariable
     from pytensor.graph.traversal import ancestors
 
-    shared = {v.name: v for v in ancestors([model.logp()]) if isinstance(v, SharedVariable)}
+    return {v.name: v for v in ancestors(variables) if isinstance(v, SharedVariable) and v.name}
+
+
+class _Entry:
+    """A compiled model kept by the cache, with what lets a same-structure model reuse it.
+
+    Besides the compiled function, the model it was compiled from keeps its starting-point
+    function (PyMC's jittered support points, compiled once): a later model of the same
+    structure borrows it, with its own data put into the shared inputs for each call and
+    the original data put back afterwards, instead of compiling its own (~40 ms a fit).
+    """
+
+    def __init__(self, compiled, model):
+        self.compiled = compiled
+        self.initial_point = _initial_points(model)
+        self.shared = _named_shared(model.free_RVs)
+        self.lock = threading.Lock()
+
+    def initial_point_for(self, values: dict):
+        """The starting-point function of a model whose shared inputs hold ``values``."""
+
+        def point(seed):
+            with self.lock:
+                saved = {name: var.get_value(borrow=True) for name, var in self.shared.items()}
+                try:
+                    for name, var in self.shared.items():
+                        var.set_value(values[name], borrow=True)
+                    return self.initial_point(seed)
+                finally:
+                    for name, var in self.shared.items():
+                        var.set_value(saved[name], borrow=True)
+
+        return point
+
+
+def _rebind(entry: _Entry, model, logp):
+    """The entry's compiled function (of a model with the same structure) with ``model``'s data
+    and starting points."""
+    from nutpie import compile_pymc as ncp
+
+    compiled = entry.compiled
+    shared = _named_shared([logp])
     needed = {v.name for v in compiled.shared_var_keys}
     if not needed <= shared.keys():
         raise KeyError(sorted(needed - shared.keys()))
     updated = compiled.with_data(**{name: shared[name].get_value() for name in needed})
+    own = _named_shared(model.free_RVs)
+    if not entry.shared.keys() <= own.keys():
+        raise KeyError(sorted(entry.shared.keys() - own.keys()))
+    start = entry.initial_point_for({name: own[name].get_value() for name in entry.shared})
     names, _, shapes = compiled.shape_info
     free_names = [model.rvs_to_values[rv].name for rv in model.free_RVs]
     point_fn = ncp._rv_dict_to_flat_array_wrapper(
-        _initial_points(model),
+        start,
         names=free_names,
         shapes=[tuple(shapes[names.index(n)]) for n in free_names],
     )

@@ -219,7 +219,7 @@ def _bad_terms(model: pm.Model) -> str:
     return out
 
 
-def convergence_report(idata, rhat_max: float = 1.01, ess_min: float = 400.0) -> dict:
+def convergence_report(idata, rhat_max: float = 1.01, ess_min: float = 400.0, var_names=None) -> dict:
     """Divergences, worst R-hat and smallest bulk ESS, and whether they pass.
 
     Parameters
@@ -228,10 +228,12 @@ def convergence_report(idata, rhat_max: float = 1.01, ess_min: float = 400.0) ->
         A fit's draws.
     rhat_max, ess_min : float
         Thresholds (Vehtari et al. 2021 recommend 1.01 and 100 per chain).
+    var_names : list of str, optional
+        Judge R-hat and ESS on these variables only (default: all).
     """
     post = idata["posterior"].to_dataset()
     arrays = []
-    for v in post.data_vars:
+    for v in post.data_vars if var_names is None else var_names:
         da = post[v].transpose("chain", "draw", ...)
         arrays.append(np.asarray(da.values, dtype=float).reshape(da.shape[0], da.shape[1], -1))
     draws = np.concatenate(arrays, axis=-1) if arrays else np.zeros((1, 1, 0))

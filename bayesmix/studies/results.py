@@ -56,7 +56,16 @@ def tables_from_records(records: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame
     fit_rows, est_rows = [], []
     for rec in records:
         row = {"task": rec["task"], **rec.get("cell", {}), "error": rec.get("error")}
-        for key in ("converged", "divergences", "max_rhat", "min_ess", "decision", "fit_seconds", "seconds"):
+        for key in (
+            "converged",
+            "divergences",
+            "max_rhat",
+            "min_ess",
+            "decision",
+            "fit_seconds",
+            "sampling_seconds",
+            "seconds",
+        ):
             row[key] = rec.get(key, np.nan)
         fit_rows.append(row)
         for label, vals in (rec.get("params") or {}).items():
