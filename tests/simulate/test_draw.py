@@ -6,9 +6,11 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import special
+from scipy import special, stats
 
 import bayesmix as bm
+from bayesmix.simulate.draw import simulate_frames
+from bayesmix.simulate.params import from_draws
 
 SLOPES = {
     "b": {"Intercept": 3.0, "x": 0.75},
@@ -118,3 +120,36 @@ def test_prior_predictive_draws_from_the_priors():
         warnings.simplefilter("ignore")
         fig = bm.plots.plot_prior_predictive(tree)
     assert len([ax for ax in fig.axes if ax.get_visible()]) == 3
+
+
+@pytest.mark.parametrize(
+    "family,priors",
+    [
+        (
+            "gaussian",
+            {
+                "Intercept": "normal(0, 1)",
+                "b": "normal(0, 1)",
+                "sd": "half_normal(1)",
+                "sigma": "half_normal(1)",
+            },
+        ),
+        ("poisson", {"Intercept": "normal(0.5, 0.3)", "b": "normal(0, 0.3)", "sd": "half_normal(0.5)"}),
+    ],
+)
+def test_the_numpy_simulator_matches_the_pymc_graph(family, priors):
+    # The same parameter draws (the graph's prior) fed to both: PyMC's prior predictive of the
+    # observed variable and bm's simulator.  Per draw, the SD and mean of y over the 120 rows are one
+    # independent value each; a two-sample KS test over 1500 draws compares their distributions.
+    df = bm.simulate.design({"g": 12}, rows=10, within={"x": "normal(0, 1)"}, seed=5)
+    m = bm.Model.from_design("y ~ x + (1 + x | g)", df, family=family, priors=priors)
+    tree = m.prior_predictive(draws=1500, seed=11)
+    theirs = tree["prior_predictive"]["y"].values[0]
+    prior = tree["prior"].to_dataset()
+    tps = [from_draws(prior, m.design, 0, k) for k in range(1500)]
+    ours = np.stack(
+        [d["y"].to_numpy() for d in simulate_frames(m.data, m.design, m.family, m.response_data, tps, 3)]
+    )
+    for stat in (np.std, np.mean):
+        p = stats.ks_2samp(stat(ours, axis=1), stat(theirs, axis=1)).pvalue
+        assert p > 0.001, (stat.__name__, p)
