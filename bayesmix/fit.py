@@ -362,13 +362,16 @@ class Fit:
             same for two coefficients with the population ellipses; ``lines``: per-group
             panels of data with no-, partial- and complete-pooling lines (``x=`` the
             slope's column); ``effects``: conditional effects (``effect=`` the predictor,
-            ``factor`` for per-group curves); ``ppc``: posterior predictive check.
+            ``factor`` for per-group curves); ``ppc``: posterior predictive check;
+            ``prior_posterior``: prior and posterior densities (prior draws are added with
+            :meth:`add_prior` when missing).
         factor : str, optional
             The grouping factor, for the kinds that draw one.
         **kwargs
             ``trace``: passed to arviz-plots; ``shrinkage``: ``coefs``; ``shrinkage2d``:
             ``coefs`` (two); ``lines``: ``x``, ``ncols``; ``effects``: ``effect``,
-            ``levels``, ``kind``; ``ppc``: ``num_samples``, ``seed``.
+            ``levels``, ``kind``; ``ppc``: ``num_samples``, ``seed``; ``prior_posterior``:
+            ``var_names``, ``seed``.
         """
         if kind not in plots.KINDS:
             raise argument_error("kind", kind, f"one of {plots.KINDS}")

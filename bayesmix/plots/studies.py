@@ -113,7 +113,11 @@ def plot_sbc(result, parameters: list[str] | None = None):
     tree = xr.DataTree.from_dict({"prior_sbc": pit[names_]})
     pc = azp.plot_ecdf_pit(tree, backend="matplotlib")
     fig = pc.viz["figure"].item()
+    fig.set_size_inches(min(4.2 * len(names_), 13), 3.6)
+    fig.set_layout_engine("constrained")
     fig.suptitle(
-        f"Simulation-based calibration: ECDF - uniform ({result.summary['n_fits'].min()} fits)", fontsize=10
+        f"Simulation-based calibration: ECDF of the PIT minus uniform ({result.summary['n_fits'].min()} fits; "
+        "p: arviz-stats' uniformity test)",
+        fontsize=10,
     )
     return fig
