@@ -17,6 +17,7 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
+from bayesmix.core import names
 from bayesmix.errors import ConvergenceWarning, SamplingError, argument_error
 from bayesmix.graph.build import BuiltModel
 from bayesmix.inference.compiled import CompileCache
@@ -25,7 +26,7 @@ from bayesmix.inference.engines import EngineRun, Interrupted, get_engine
 from bayesmix.inference.expand import expand_posterior
 from bayesmix.spec.design import Design
 
-__all__ = ["SamplerSettings", "sample", "convergence_report", "check_seed"]
+__all__ = ["SamplerSettings", "sample", "convergence_report", "check_seed", "stuck_chains"]
 
 SAMPLERS = ("nutpie", "pymc")
 
@@ -243,18 +244,57 @@ def convergence_report(idata, rhat_max: float = 1.01, ess_min: float = 400.0, va
         worst_rhat = float(np.nanmax(rhat)) if rhat.size and not np.all(np.isnan(rhat)) else np.nan
         min_ess = float(np.nanmin(ess)) if ess.size and not np.all(np.isnan(ess)) else np.nan
     n_div = 0
+    div_share = np.zeros(draws.shape[0])
     if "sample_stats" in idata.children and "diverging" in idata["sample_stats"].data_vars:
-        n_div = int(idata["sample_stats"]["diverging"].values.sum())
+        div = np.asarray(idata["sample_stats"]["diverging"].values, dtype=bool)
+        n_div = int(div.sum())
+        div_share = div.reshape(div.shape[0], -1).mean(axis=1)
+    # repeats are judged on the sampled quantities: integrated-out group effects are drawn
+    # afresh for every draw, so they move even when the chain does not
+    hyper = [
+        np.asarray(post[v].transpose("chain", "draw", ...).values, dtype=float).reshape(
+            draws.shape[0], draws.shape[1], -1
+        )
+        for v in post.data_vars
+        if not str(v).startswith(names.r_var(""))
+    ]
+    stuck = stuck_chains(np.concatenate(hyper, axis=-1) if hyper else draws, div_share)
     n_draws = int(post.sizes["chain"] * post.sizes["draw"])
     return {
         "divergences": n_div,
         "draws": n_draws,
         "max_rhat": worst_rhat,
         "min_ess_bulk": min_ess,
-        "ok": n_div == 0 and worst_rhat <= rhat_max and min_ess >= ess_min,
+        "stuck_chains": stuck,
+        "ok": n_div == 0 and worst_rhat <= rhat_max and min_ess >= ess_min and not stuck,
         "rhat_max": rhat_max,
         "ess_min": ess_min,
     }
+
+
+#: a chain is stuck when at least this share of its draws diverged or repeat the previous draw
+STUCK_SHARE = 0.5
+
+
+def stuck_chains(draws: np.ndarray, divergent_share: np.ndarray) -> list[int]:
+    """Chains that did not explore: most draws divergent, or most draws equal to the one before.
+
+    A healthy NUTS chain moves on almost every draw and diverges rarely; a chain caught in a
+    region it cannot leave (a funnel's neck, an overflowing ``exp``) repeats its position or
+    diverges on most draws.  Its draws are not from the posterior, whatever R-hat says.
+
+    Parameters
+    ----------
+    draws : ndarray, shape (chain, draw, n)
+    divergent_share : ndarray, shape (chain,)
+    """
+    out = []
+    for c in range(draws.shape[0]):
+        x = draws[c]
+        repeats = float(np.all(x[1:] == x[:-1], axis=-1).mean()) if x.shape[0] > 1 and x.shape[-1] else 0.0
+        if divergent_share[c] >= STUCK_SHARE or repeats >= STUCK_SHARE:
+            out.append(c)
+    return out
 
 
 def warn_convergence(report: dict, stacklevel: int = 3, advice: str | None = None) -> None:
@@ -263,6 +303,13 @@ def warn_convergence(report: dict, stacklevel: int = 3, advice: str | None = Non
     ``advice`` (e.g. to rescale a variable on an extreme scale) is appended when a check fails.
     """
     problems = []
+    if report.get("stuck_chains"):
+        problems.append(
+            f"chain(s) {report['stuck_chains']} are STUCK (most of their draws diverged or did not move): "
+            "their draws are not from the posterior and every summary mixes them in -- do not use this fit. "
+            "Refit with more tuning (tune=2000) and target_accept=0.95, the other parameterisation "
+            "(centered=True/False), or sampler='pymc'"
+        )
     if report["divergences"]:
         problems.append(
             f"{report['divergences']} of {report['draws']} draws diverged: raise target_accept "

@@ -113,11 +113,18 @@ def format_report(table: pd.DataFrame, design: Design, family, settings, extra: 
             f"{family.ratio_name} (fit.summary(exponentiate=True))."
         )
     conv = extra.get("convergence")
+    if conv and conv.get("stuck_chains"):
+        lines.insert(
+            0,
+            f"NOT A POSTERIOR: chain(s) {conv['stuck_chains']} are stuck (most draws diverged or did not "
+            "move); the estimates below mix them in. Refit (see the ConvergenceWarning).",
+        )
     if conv:
         status = "ok" if conv["ok"] else "CHECK"
         lines.append(
             f"Diagnostics ({status}): {conv['divergences']} divergences, max R-hat {conv['max_rhat']:.3f}, "
             f"min bulk ESS {conv['min_ess_bulk']:.0f}"
+            + (f", STUCK chains {conv['stuck_chains']}" if conv.get("stuck_chains") else "")
         )
     lines.append("Intervals are central 95% posterior intervals; Rhat and ESS as in Vehtari et al. (2021).")
     return "\n".join(lines)

@@ -1,10 +1,16 @@
-"""The vectorised convergence diagnostics equal arviz_stats's, parameter by parameter."""
+"""The vectorised convergence diagnostics equal arviz_stats's, parameter by parameter; stuck chains are caught."""
+
+import copy
+import warnings
 
 import arviz_stats as azs
 import numpy as np
 import pytest
+import xarray as xr
 
+import bayesmix as bm
 from bayesmix.inference.diagnostics import ess_bulk, ess_tail, quantiles, rhat_and_ess_bulk, rhat_rank
+from bayesmix.inference.sampling import convergence_report, stuck_chains, warn_convergence
 
 
 def _draws(seed: int, chains: int = 4, draws: int = 1000) -> np.ndarray:
@@ -57,3 +63,30 @@ def test_quantiles_equal_numpy(draws):
     ours = quantiles(x, probs)
     theirs = np.quantile(x.reshape(-1, 600), probs, axis=0)
     np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+
+
+def test_a_stuck_chain_is_detected_and_the_fit_says_it_is_not_a_posterior(sleep_fit):
+    rng = np.random.default_rng(0)
+    healthy = rng.normal(size=(4, 500, 3))
+    assert stuck_chains(healthy, np.zeros(4)) == []
+    frozen = healthy.copy()
+    frozen[2, 1:] = frozen[2, 0]  # chain 2 never leaves its first point
+    assert stuck_chains(frozen, np.zeros(4)) == [2]
+    assert stuck_chains(healthy, np.array([0.0, 0.9, 0.0, 0.01])) == [1]  # chain 1: 90% divergent
+    # a real fit with one chain's sampled parameters frozen (its group effects, drawn afresh per draw,
+    # still move): the check fails, the warning says STUCK and the report says it is not a posterior
+    post = sleep_fit.idata["posterior"].to_dataset().copy(deep=True)
+    for v in ("b", "sd_Subject", "cor_Subject", "sigma"):
+        post[v].values[1] = post[v].values[1, :1]
+    tree = xr.DataTree.from_dict(
+        {"posterior": post, "sample_stats": sleep_fit.idata["sample_stats"].to_dataset()}
+    )
+    report = convergence_report(tree)
+    assert report["stuck_chains"] == [1] and not report["ok"]
+    fit = bm.Fit(sleep_fit.model, tree, copy.copy(sleep_fit.settings))
+    assert fit.report().startswith("NOT A POSTERIOR: chain(s) [1] are stuck")
+    with pytest.warns(bm.ConvergenceWarning, match="STUCK"):
+        warn_convergence(report)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert convergence_report(sleep_fit.idata)["stuck_chains"] == []

@@ -108,7 +108,8 @@ def test_sbc_ranks_of_a_small_model_are_uniform():
     model = bm.Model.from_design(
         "y ~ 1 + (1 | g)",
         df,
-        priors={"Intercept": "normal(0, 1)", "sd": "half_normal(1)", "sigma": "half_normal(1)"},
+        # the default priors' families (so the graph is dyestuff's, compiled once for the suite)
+        priors={"Intercept": "normal(0, 1)", "sd": "half_student_t(3, 1)", "sigma": "half_student_t(3, 1)"},
     )
     result = bm.studies.sbc(model, n=60, seed=4, draws=100, tune=300, chains=2, workers=1, progress=False)
     assert result.fits["error"].isna().all()
@@ -126,21 +127,21 @@ def test_sbc_ranks_of_a_small_model_are_uniform():
     "formula,params", [("y ~ x + (1 | cluster)", INTERCEPTS), ("y ~ x + (1 + x | cluster)", SLOPES)]
 )
 def test_recovery_covers_the_truth_as_a_95_interval_should(formula, params):
-    # the walk-through's models: 100 clusters x 10 rows; 100 data sets.  A calibrated 95% interval
-    # covers with probability 0.95: over 100 fits the binomial 99% band is 0.95 +- 0.056.  4 x 250 draws: intervals of 4-6 parameters need no more.
-    # Seed 1, not 2026: seed 2026's 100 data sets have an unusually dispersed Intercept (the SD
+    # the walk-through's models: 100 clusters x 10 rows; 60 data sets.  A calibrated 95% interval
+    # covers with probability 0.95: over 60 fits the binomial 99% band is 0.95 +- 0.073.  4 x 250 draws: intervals of 4-6 parameters need no more.
+    # (benchmarks/bench_studies.py runs 100 at 4 x 1000 draws.)  Seed 1, not 2026: seed 2026's 100 data sets have an unusually dispersed Intercept (the SD
     # of their y means, net of x, is 0.074 against the 0.059 the model implies; 0.053-0.057 for
     # seeds 1, 2, 7, 8 -- checked on the simulated data alone, before any fit), which gave
     # b_Intercept 0.85-0.89 coverage at 4 x 250 and 4 x 1000 draws alike.
     result = bm.studies.recovery(
-        _model(formula), params, n=100, seed=1, draws=250, tune=500, chains=4, workers=1, progress=False
+        _model(formula), params, n=60, seed=1, draws=250, tune=300, chains=4, workers=1, progress=False
     )
     s = result.summary
-    assert (s["coverage95"] >= 0.95 - 0.056).all(), s
+    assert (s["coverage95"] >= 0.95 - 0.073).all(), s
     # (the 50% intervals are reported, not asserted: at a fixed true value a Bayesian interval's
     # coverage is nominal only asymptotically -- the group SD's skewed posterior gives 0.36-0.45
     # here; exact calibration averaged over the prior is what the SBC test checks)
-    np.testing.assert_allclose(s["coverage50_se"], np.sqrt(s["coverage50"] * (1 - s["coverage50"]) / 100))
+    np.testing.assert_allclose(s["coverage50_se"], np.sqrt(s["coverage50"] * (1 - s["coverage50"]) / 60))
     assert (np.abs(s["bias"]) < 4 * s["bias_se"] + 0.02).all(), s
     fig = bm.plots.plot_recovery(result)
     assert len([ax for ax in fig.axes if ax.get_visible()]) == len(s)
