@@ -6,9 +6,11 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 from scipy import special, stats
 
 import bayesmix as bm
+from bayesmix.post.shrinkage import shrinkage
 
 KW = dict(draws=500, tune=500, chains=2, seed=4, progressbar=False)
 
@@ -73,6 +75,24 @@ def test_smaller_counties_shrink_more(radon):
     assert t.loc[("county", smallest, "Intercept"), "shrinkage"] > t["shrinkage"].median()
 
 
+def _draws_for(model, b: dict, sd: float, seed: int = 0) -> xr.Dataset:
+    """A stand-in posterior (2 chains x 200 draws) for a one-factor intercept model: the shrinkage
+    report is arithmetic on draws, so no sampler is needed to test its bookkeeping."""
+    rng = np.random.default_rng(seed)
+    f = model.design.factors[0]
+    terms = list(model.design.terms)
+    bdraws = np.array([b[t] for t in terms]) + 0.05 * rng.normal(size=(2, 200, len(terms)))
+    r = sd * rng.normal(size=(2, 200, f.n_levels, 1))
+    return xr.Dataset(
+        {
+            "b": (("chain", "draw", "term"), bdraws),
+            f"r_{f.name}": (("chain", "draw", f.dim, f"{f.name}__coef"), r),
+            f"sd_{f.name}": (("chain", "draw", f"{f.name}__coef"), np.full((2, 200, 1), sd)),
+        },
+        coords={"term": terms, f.dim: list(f.levels), f"{f.name}__coef": ["Intercept"]},
+    )
+
+
 def test_groups_without_an_own_estimate_are_marked_not_dropped():
     rng = np.random.default_rng(3)
     g = np.repeat(np.arange(30), 8)
@@ -81,20 +101,28 @@ def test_groups_without_an_own_estimate_are_marked_not_dropped():
     y = (rng.uniform(size=g.size) < p).astype(int)
     y[g == 0] = 0  # a group with no event: no finite maximum-likelihood intercept
     df = pd.DataFrame({"y": y, "x": x, "g": g})
-    fit = _fit(bm.Model("y ~ x + (1 | g)", df, family="bernoulli"))
-    t = fit.shrinkage().table
+    model = bm.Model("y ~ x + (1 | g)", df, family="bernoulli")
+    post = _draws_for(model, {"Intercept": -0.5, "x": 0.8}, sd=0.8)
+    t = shrinkage(post, model.design, model.family, model.response_data).table
     assert len(t) == 30
     row = t.loc[("g", "0", "Intercept")]
     assert np.isnan(row["no_pooling"]) and "separation" in row["note"]
     assert np.isfinite(row["partial_pooling"])
     # a group's maximum-likelihood intercept given the offset x b: the score is zero there
-    b = fit.fixef()["mean"]
+    b = post["b"].mean(("chain", "draw")).to_series()
     for level in ("1", "2", "3"):
         rows = df["g"].astype(str) == level
         a = t.loc[("g", level, "Intercept"), "no_pooling"]
-        offset = df.loc[rows, "x"] * b["x"]
-        score = (df.loc[rows, "y"] - special.expit(offset + a)).sum()
+        score = (df.loc[rows, "y"] - special.expit(df.loc[rows, "x"] * b["x"] + a)).sum()
         assert abs(score) < 1e-4
+    # all-zero Poisson counts have no finite maximum-likelihood rate either
+    counts = rng.poisson(2.0, g.size)
+    counts[g == 5] = 0
+    pois = bm.Model("y ~ x + (1 | g)", df.assign(y=counts), family="poisson")
+    t = shrinkage(
+        _draws_for(pois, {"Intercept": 0.7, "x": 0.0}, sd=0.5), pois.design, pois.family, pois.response_data
+    ).table
+    assert "counts all zero" in t.loc[("g", "5", "Intercept"), "note"]
 
 
 def test_one_row_groups_are_marked(sleep_fit):
