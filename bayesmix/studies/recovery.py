@@ -68,7 +68,9 @@ def recovery(
     draws, tune, chains : int
         Per fit.
     workers : int, optional
-        Local worker processes (default one per core; 1 runs in this process).
+        Local worker processes (default one per core; 1 runs in this process).  They are
+        spawned and import the main module: a script runs its study under
+        ``if __name__ == "__main__":`` (a notebook needs nothing).
     client : dask.distributed.Client, optional
         Run on a Dask cluster instead.
     progress : bool

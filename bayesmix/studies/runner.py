@@ -20,8 +20,9 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 
-from bayesmix.errors import ArgumentError, ConvergenceWarning
+from bayesmix.errors import ArgumentError, ConvergenceWarning, SamplingError
 
 try:  # Dask is optional: only a study given client= needs it
     from distributed import as_completed
@@ -80,7 +81,8 @@ def run_tasks(
     tasks : sequence of dict
     workers : int, optional
         Local worker processes (default: one per core, at most one per task); 1 runs in
-        this process.
+        this process.  Workers are started with ``spawn`` and import the main module, so a
+        script runs its study under ``if __name__ == "__main__":`` (notebooks need nothing).
     client : dask.distributed.Client, optional
         Run on this cluster instead (``workers`` is then ignored).
     progress : bool
@@ -127,6 +129,12 @@ def run_tasks(
             interrupted = True
             for fut in pending:
                 fut.cancel()
+        except BrokenProcessPool:
+            raise SamplingError(
+                f"the study's worker processes stopped after {len(records)} of {len(tasks)} fits. Worker "
+                "processes are started afresh and import the main module: in a script, run the study under "
+                "`if __name__ == '__main__':`, or pass workers=1 to run it in this process"
+            ) from None
         finally:
             pool.shutdown(wait=not interrupted, cancel_futures=True)
     if interrupted:
