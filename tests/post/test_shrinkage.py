@@ -1,24 +1,21 @@
 """Shrinkage report: no-pooling estimates are each group's own regression, complete pooling is
 one regression ignoring the groups, shrinkage factors lie in [0, 1] and grow as groups shrink."""
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from _util import quiet_fit
 from scipy import special, stats
 
 import bayesmix as bm
 from bayesmix.post.shrinkage import shrinkage
 
-KW = dict(draws=500, tune=500, chains=2, seed=4, progressbar=False)
+KW = dict(draws=500, tune=500, chains=2, seed=4)
 
 
 def _fit(model):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", bm.ConvergenceWarning)
-        return model.fit(**KW)
+    return quiet_fit(model, **KW)
 
 
 @pytest.fixture(scope="module")
