@@ -249,6 +249,8 @@ def convergence_report(idata, rhat_max: float = 1.01, ess_min: float = 400.0, va
         div = np.asarray(idata["sample_stats"]["diverging"].values, dtype=bool)
         n_div = int(div.sum())
         div_share = div.reshape(div.shape[0], -1).mean(axis=1)
+        if div_share.shape[0] != draws.shape[0]:  # statistics of other chains than the draws kept
+            div_share = np.zeros(draws.shape[0])
     # repeats are judged on the sampled quantities: integrated-out group effects are drawn
     # afresh for every draw, so they move even when the chain does not
     hyper = [
