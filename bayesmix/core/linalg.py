@@ -97,6 +97,20 @@ def correlations(L, pairs, xp):
     return xp.stack([(L[..., i, :] * L[..., j, :]).sum(axis=-1) for i, j in pairs], axis=-1)
 
 
+def correlation_matrix(cor, pairs, k: int) -> np.ndarray:
+    """The ``(..., k, k)`` correlation matrix with ``cor[..., p]`` at ``pairs[p]`` (numpy).
+
+    ``cor`` may be None when there are no pairs (independent coefficients): the identity.
+    """
+    if not pairs:
+        return np.eye(k)
+    cor = np.asarray(cor, dtype=float)
+    R = np.broadcast_to(np.eye(k), cor.shape[:-1] + (k, k)).copy()
+    for p, (i, j) in enumerate(pairs):
+        R[..., i, j] = R[..., j, i] = cor[..., p]
+    return R
+
+
 def group_effects(z, L, sd, xp):
     """Non-centred group effects ``(z @ L.T) * sd``; ``z`` is ``(..., J, k)``."""
     if L is None:

@@ -27,6 +27,7 @@ import pandas as pd
 import xarray as xr
 
 from bayesmix.core import names
+from bayesmix.core.linalg import correlation_matrix
 from bayesmix.core.predictor import chosen_factors, linear_predictor
 from bayesmix.errors import DataError, argument_error, row_list
 from bayesmix.inference.diagnostics import quantiles
@@ -84,11 +85,7 @@ def _cholesky_draws(post, f) -> np.ndarray | None:
     if not f.cor_pairs():
         return None
     cor = post[names.cor_var(f.name)].transpose("chain", "draw", names.cor_dim(f.name)).values
-    k = len(f.coefs)
-    R = np.broadcast_to(np.eye(k), cor.shape[:2] + (k, k)).copy()
-    for p, (i, j) in enumerate(f.cor_pairs()):
-        R[..., i, j] = R[..., j, i] = cor[..., p]
-    return np.linalg.cholesky(R)
+    return np.linalg.cholesky(correlation_matrix(cor, f.cor_pairs(), len(f.coefs)))
 
 
 def _effect_draws(post, f, n_new: int, rng: np.random.Generator, extra: int = 1) -> np.ndarray:

@@ -38,6 +38,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from bayesmix.core import names
+from bayesmix.core.linalg import correlation_matrix
 from bayesmix.core.predictor import coefficient_mean, coefficients, linear_predictor
 from bayesmix.errors import argument_error
 from bayesmix.inference.diagnostics import quantiles
@@ -125,24 +126,15 @@ def no_pooling(post, design: Design, family, response_data: dict, factor: str) -
     """
     f = design.factor(factor)
     y = np.asarray(response_data["y"], dtype=float)
-    # the offset: everything in eta but this factor's coefficients and its level-two terms
-    own = set(f.coefs) | {t.term for t in design.level2 if t.factor == f.name}
-    b = (
-        post[names.B].transpose("chain", "draw", names.TERM).values.mean(axis=(0, 1))
-        if names.B in post
-        else None
-    )
-    offset = (
-        np.zeros(design.n_obs) if design.offset is None else np.asarray(design.offset, dtype=float).copy()
-    )
-    if b is not None:
-        keep = [i for i, t in enumerate(design.terms) if t not in own]
-        offset += design.X[:, keep] @ b[keep]
+    # the offset: the posterior mean of eta with the other factors' effects, less this factor's
+    # coefficients and its level-two terms (the part the group's own regression estimates)
     others = [g.name for g in design.factors if g.name != f.name]
-    if others:
-        offset += linear_predictor(post, design, groups=others).mean(axis=(0, 1)) - (
-            linear_predictor(post, design, groups=None).mean(axis=(0, 1))
-        )
+    offset = linear_predictor(post, design, groups=others).mean(axis=(0, 1))
+    if names.B in post:
+        b = post[names.B].transpose("chain", "draw", names.TERM).values.mean(axis=(0, 1))
+        own = set(f.coefs) | {t.term for t in design.level2 if t.factor == f.name}
+        mine = [i for i, t in enumerate(design.terms) if t in own]
+        offset = offset - design.X[:, mine] @ b[mine]
     rows, k = [], len(f.coefs)
     for j, level in enumerate(f.levels):
         sel = np.flatnonzero(f.index == j)
@@ -176,11 +168,12 @@ def group_distribution(post, design: Design, factor: str) -> tuple[np.ndarray, n
     sd = (
         post[names.sd_var(f.name)].transpose("chain", "draw", names.coef_dim(f.name)).values.mean(axis=(0, 1))
     )
-    R = np.eye(len(f.coefs))
-    if f.cor_pairs():
-        cor = post[names.cor_var(f.name)].transpose("chain", "draw", names.cor_dim(f.name)).values
-        for p, (i, j) in enumerate(f.cor_pairs()):
-            R[i, j] = R[j, i] = cor[..., p].mean()
+    cor = (
+        post[names.cor_var(f.name)].transpose("chain", "draw", names.cor_dim(f.name)).values.mean(axis=(0, 1))
+        if f.cor_pairs()
+        else None
+    )
+    R = correlation_matrix(cor, f.cor_pairs(), len(f.coefs))
     b = (
         post[names.B].transpose("chain", "draw", names.TERM).values.mean(axis=(0, 1))
         if names.B in post

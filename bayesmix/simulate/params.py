@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bayesmix.core import names
+from bayesmix.core.linalg import correlation_matrix
 from bayesmix.errors import ArgumentError, argument_error
 from bayesmix.spec.design import Design
 
@@ -191,11 +192,7 @@ def from_draws(post, design: Design, chain: int, draw: int) -> TrueParameters:
     sd, cor = {}, {}
     for f in design.factors:
         sd[f.name] = post[names.sd_var(f.name)].isel(pick).values
-        R = np.eye(len(f.coefs))
-        if f.cor_pairs():
-            c = post[names.cor_var(f.name)].isel(pick).values
-            for p, (i, j) in enumerate(f.cor_pairs()):
-                R[i, j] = R[j, i] = c[p]
-        cor[f.name] = R
+        c = post[names.cor_var(f.name)].isel(pick).values if f.cor_pairs() else None
+        cor[f.name] = correlation_matrix(c, f.cor_pairs(), len(f.coefs))
     sigma = float(post[names.SIGMA].isel(pick).values) if names.SIGMA in post else None
     return TrueParameters(np.asarray(b, float), sd, cor, sigma)
