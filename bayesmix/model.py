@@ -22,12 +22,19 @@ import xarray as xr
 from bayesmix import collapsed
 from bayesmix.collapsed.crossed import RowsCollapse
 from bayesmix.core import names
+from bayesmix.core.suffstats import parent_index
 from bayesmix.errors import DataError, argument_error
 from bayesmix.fit import Fit
 from bayesmix.graph.build import BuiltModel, build_model
 from bayesmix.graph.parameterization import resolve_centered
 from bayesmix.inference.compiled import CompileCache
-from bayesmix.inference.sampling import SamplerSettings, check_seed, sample, warn_convergence
+from bayesmix.inference.sampling import (
+    SamplerSettings,
+    check_seed,
+    resolve_adaptation,
+    sample,
+    warn_convergence,
+)
 from bayesmix.simulate.draw import simulate_frames, with_placeholder
 from bayesmix.simulate.params import true_parameters
 from bayesmix.spec.design import make_design
@@ -36,6 +43,18 @@ from bayesmix.spec.formula import parse_formula
 from bayesmix.spec.priors import Prior, default_priors
 
 __all__ = ["Model"]
+
+
+def _crossed(design) -> bool:
+    """True when two of the design's grouping factors are crossed (neither nested in the other)."""
+    facs = design.factors
+    return any(
+        parent_index(a, b) is None
+        and parent_index(b, a) is None
+        and not np.array_equal(a.index, b.index)  # one factor written in two bars
+        for i, a in enumerate(facs)
+        for b in facs[i + 1 :]
+    )
 
 
 class Model:
@@ -367,7 +386,7 @@ class Model:
         cores: int | None = None,
         progressbar: bool = True,
         check: bool = True,
-        adaptation: str = "diag",
+        adaptation: str = "auto",
         collapse: bool | str = "auto",
         on_interrupt: str = "raise",
         cache: CompileCache | None = None,
@@ -397,9 +416,12 @@ class Model:
             Chains run in parallel on this many cores (default: all, at most one per chain).
         progressbar : bool
             Show sampling progress (terminal and notebook).
-        adaptation : {"diag", "draw_diag", "low_rank"}
+        adaptation : {"auto", "diag", "draw_diag", "low_rank"}
             nutpie's mass-matrix adaptation (``draw_diag`` is Stan-like; ``low_rank``
-            learns the strongest posterior correlations).
+            learns the strongest posterior correlations).  ``"auto"``: ``low_rank`` when
+            two grouping factors are crossed (neither nested in the other), where the
+            intercept trades off against the factors' effect means (measured in
+            :func:`bayesmix.inference.sampling.resolve_adaptation`), else ``diag``.
         collapse : "auto", bool
             Integrate the group effects out and sample only the population effects,
             SDs, correlations and sigma, then draw the group effects exactly from
@@ -436,7 +458,7 @@ class Model:
             sampler=sampler,
             cores=cores,
             progressbar=progressbar,
-            adaptation=adaptation,
+            adaptation=resolve_adaptation(adaptation, _crossed(self.design)),
         )
         built = self.built_collapsed if use else self.built
         idata = sample(built, self.design, settings, cache=cache, on_interrupt=on_interrupt)
