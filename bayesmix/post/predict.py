@@ -141,6 +141,14 @@ def predict(
     if not isinstance(n_marginal, int) or n_marginal < 1:
         raise argument_error("n_marginal", n_marginal, "a positive integer")
     factors = chosen_factors(design, groups)
+    if marginal and not factors:
+        # averaging over no factor would silently return the population-level (effects = 0) mean
+        raise argument_error(
+            "groups",
+            groups,
+            "the factors to average over when marginal=True (groups='all', the default, averages "
+            "over every factor); groups=None gives the mean at group effects of 0 instead",
+        )
     rng = np.random.default_rng(None if seed is None else [seed, _STREAM])
     if newdata is None:
         new = None

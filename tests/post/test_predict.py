@@ -97,6 +97,12 @@ def test_marginal_logit_mean_is_pulled_towards_one_half():
     sd = fit.posterior["sd_g"].values[..., 0]
     approx = (1 / (1 + np.exp(-eta / np.sqrt(1 + np.pi * sd[..., None] ** 2 / 8)))).mean(axis=(0, 1))
     np.testing.assert_allclose(averaged, approx, atol=0.02)
+    # a new group's label does not matter to a population average; averaging over no factor
+    # is refused rather than silently giving the effects-at-0 mean
+    other = fit.predict(new.assign(g="unseen"), marginal=True, seed=1).summary()["mean"].to_numpy()
+    np.testing.assert_allclose(other, averaged)
+    with pytest.raises(ArgumentError, match="factors to average over when marginal=True"):
+        fit.predict(new, groups=None, marginal=True)
 
 
 def test_binomial_means_use_the_rows_trials():
