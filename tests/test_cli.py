@@ -1,3 +1,4 @@
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -58,23 +59,23 @@ def test_console_script_runs(args):
     assert res.returncode == 0 and "fit" in res.stdout
 
 
-@pytest.mark.parametrize("name", ["tour", "restaurant_complaints"])
-def test_notebook_code_runs(monkeypatch, name):
-    """Each notebook's code cells run top to bottom (no display, fewer draws)."""
-    import json
-
-    orig_fit = bm.Model.fit
-    monkeypatch.setattr(
-        bm.Model,
-        "fit",
-        lambda self, **kw: orig_fit(
-            self, **{**kw, "draws": 200, "tune": 200, "progressbar": False, "check": False}
-        ),
+def test_level_two_and_prior_sections_reach_the_fit(tmp_path, capsys):
+    """A spec's [level2] and [priors] tables change the fit the command line writes."""
+    args = ["--draws", "200", "--tune", "200", "--quiet"]
+    assert (
+        main(
+            ["fit", str(ROOT / "models" / "radon_uranium_level2.toml"), "--out", str(tmp_path / "l2"), *args]
+        )
+        == 0
     )
-    monkeypatch.chdir(ROOT)
-    nb = json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text())
-    namespace: dict = {}
-    for cell in nb["cells"]:
-        if cell["cell_type"] == "code":
-            exec(compile("".join(cell["source"]), f"{name}.ipynb", "exec"), namespace)
-    assert isinstance(namespace["fit"], bm.Fit)
+    report = (tmp_path / "l2" / "report.txt").read_text()
+    assert "Level-two coefficients (~county" in report
+    assert "g01 Intercept ~ log_uranium" in report
+    fit = bm.load(tmp_path / "l2" / "fit.nc")
+    assert any(t.predictor == "log_uranium" for t in fit.design.level2)
+    capsys.readouterr()
+    assert main(["fit", str(ROOT / "models" / "clinics.toml"), "--out", str(tmp_path / "cl"), *args]) == 0
+    printed = capsys.readouterr().out
+    for prior in ("normal(130, 15)", "normal(0, 5)", "half_normal(10)", "half_normal(20)"):
+        assert re.search(rf"{re.escape(prior)}\s+user", printed), prior
+    assert bm.load(tmp_path / "cl" / "fit.nc").model.priors.loc["sigma", "prior"] == "half_normal(20)"
