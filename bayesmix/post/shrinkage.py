@@ -227,7 +227,7 @@ def _describe(table: pd.DataFrame) -> str:
                 row = per.loc[level]
                 why = []
                 if row["n"] < med_n:
-                    why.append(f"{int(row['n'])} rows (median {med_n:g})")
+                    why.append(f"{int(row['n'])} row{'s' if int(row['n']) != 1 else ''} (median {med_n:g})")
                 if np.isfinite(row["noise"]) and row["noise"] > 1.25:
                     why.append(f"a noisy own estimate (SE {row['noise']:.1f}x the median)")
                 reason = "; ".join(why) if why else "typical size and noise"
