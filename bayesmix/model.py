@@ -420,8 +420,10 @@ class Model:
             nutpie's mass-matrix adaptation (``draw_diag`` is Stan-like; ``low_rank``
             learns the strongest posterior correlations).  ``"auto"``: ``low_rank`` when
             two grouping factors are crossed (neither nested in the other), where the
-            intercept trades off against the factors' effect means (measured in
-            :func:`bayesmix.inference.sampling.resolve_adaptation`), else ``diag``.
+            intercept trades off against the factors' effect means, and at most
+            :data:`~bayesmix.inference.sampling.LOW_RANK_MAX_EFFECTS` group effects are
+            sampled (above that its cost per step outweighs its gain); else ``diag``
+            (measurements in :func:`bayesmix.inference.sampling.resolve_adaptation`).
         collapse : "auto", bool
             Integrate the group effects out and sample only the population effects,
             SDs, correlations and sigma, then draw the group effects exactly from
@@ -449,6 +451,9 @@ class Model:
         use = collapse is True or (collapse == "auto" and collapsed.applies(self.design, self.family)[0])
         if target_accept is None:
             target_accept = 0.8 if use else 0.9
+        built = self.built_collapsed if use else self.built
+        integrated = set(getattr(built.collapsed, "factors", ())) if use else set()
+        sampled = sum(f.n_levels * len(f.coefs) for f in self.design.factors if f.name not in integrated)
         settings = SamplerSettings(
             draws=draws,
             tune=tune,
@@ -458,9 +463,8 @@ class Model:
             sampler=sampler,
             cores=cores,
             progressbar=progressbar,
-            adaptation=resolve_adaptation(adaptation, _crossed(self.design)),
+            adaptation=resolve_adaptation(adaptation, _crossed(self.design), sampled),
         )
-        built = self.built_collapsed if use else self.built
         idata = sample(built, self.design, settings, cache=cache, on_interrupt=on_interrupt)
         what = None
         if use:

@@ -33,18 +33,33 @@ SAMPLERS = ("nutpie", "pymc")
 ADAPTATIONS = ("diag", "draw_diag", "low_rank")
 
 
-def resolve_adaptation(adaptation: str, crossed: bool) -> str:
-    """nutpie's mass-matrix adaptation for ``adaptation="auto"``: ``low_rank`` for crossed designs.
+#: ``adaptation="auto"`` uses ``low_rank`` for crossed designs with at most this many sampled
+#: group effects (see :func:`resolve_adaptation`)
+LOW_RANK_MAX_EFFECTS = 200
+
+
+def resolve_adaptation(adaptation: str, crossed: bool, sampled_effects: int) -> str:
+    """nutpie's mass-matrix adaptation for ``adaptation="auto"``.
 
     With crossed factors the intercept and the factors' effect means trade off along a
-    direction that a diagonal mass matrix cannot learn; nutpie's low-rank adaptation learns
-    it.  Measured on a simulated 40 subjects x 30 items experiment,
-    ``rt ~ cond + (1 + cond | subj) + (1 | item)`` at 4 x 1000 draws over 10 data sets:
-    ``diag`` passed the convergence check in 2 of 10 (the intercept's bulk ESS 226-710),
-    ``low_rank`` in 10 of 10 (min bulk ESS 1,212-4,796), in the same time.
+    direction that a diagonal mass matrix cannot learn and nutpie's low-rank adaptation
+    learns; but its cost per leapfrog step grows with the number of sampled parameters.
+    Measured (4 chains, this project's 2-core machine):
+
+    - 40 subjects x 30 items, ``rt ~ cond + (1 + cond | subj) + (1 | item)`` (30 sampled
+      effects; subjects integrated out), 4 x 1000 draws over 10 simulated data sets: ``diag``
+      passed the convergence check in 2 of 10 (the intercept's bulk ESS 226-710),
+      ``low_rank`` in 10 of 10 (min bulk ESS 1,212-4,796), in the same time (1.3-2 s);
+    - a crossed logit, 7,500 rows, 300 subjects (intercept and slope) x 25 items (625
+      sampled effects): ``diag`` 39 s, min bulk ESS 275; ``low_rank`` 190 s, 311;
+    - InstEval crossed (4,100 sampled effects), 4 x 300 draws: ``diag`` 23 s, ``low_rank``
+      55 s at the same ESS and steps per draw.
+
+    Hence ``low_rank`` for crossed designs with at most :data:`LOW_RANK_MAX_EFFECTS`
+    sampled group effects, ``diag`` otherwise.
     """
     if adaptation == "auto":
-        return "low_rank" if crossed else "diag"
+        return "low_rank" if crossed and sampled_effects <= LOW_RANK_MAX_EFFECTS else "diag"
     if adaptation not in ADAPTATIONS:
         raise argument_error("adaptation", adaptation, f"'auto' or one of {ADAPTATIONS}")
     return adaptation

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import bayesmix as bm
+from bayesmix.inference.sampling import LOW_RANK_MAX_EFFECTS, resolve_adaptation
 
 SUBJ_ITEMS = {
     "b": {"Intercept": 600.0, "cond": 25.0},
@@ -58,3 +59,14 @@ def test_nested_and_single_factor_designs_keep_the_diagonal_adaptation():
         draws=50, tune=50, seed=1, progressbar=False, check=False
     )
     assert fit.settings.adaptation == "diag"
+
+
+def test_low_rank_only_where_it_pays():
+    # its cost per step grows with the sampled dimension: a crossed logit with 625 sampled
+    # effects took 190 s instead of 39 s for the same ESS, so large designs keep diag
+    assert resolve_adaptation("auto", crossed=True, sampled_effects=30) == "low_rank"
+    assert resolve_adaptation("auto", crossed=True, sampled_effects=LOW_RANK_MAX_EFFECTS + 1) == "diag"
+    assert resolve_adaptation("auto", crossed=False, sampled_effects=10) == "diag"
+    assert resolve_adaptation("draw_diag", crossed=True, sampled_effects=10) == "draw_diag"
+    with pytest.raises(bm.ArgumentError, match="adaptation"):
+        resolve_adaptation("lowrank", crossed=True, sampled_effects=10)
