@@ -76,6 +76,11 @@ def test_level_two_and_prior_sections_reach_the_fit(tmp_path, capsys):
     capsys.readouterr()
     assert main(["fit", str(ROOT / "models" / "clinics.toml"), "--out", str(tmp_path / "cl"), *args]) == 0
     printed = capsys.readouterr().out
-    for prior in ("normal(130, 15)", "normal(0, 5)", "half_normal(10)", "half_normal(20)"):
-        assert re.search(rf"{re.escape(prior)}\s+user", printed), prior
-    assert bm.load(tmp_path / "cl" / "fit.nc").model.priors.loc["sigma", "prior"] == "half_normal(20)"
+    for prior, source in [
+        ("normal(130, 15)", "Intercept"),
+        ("normal(0, 5)", "b"),
+        ("half_normal(20)", "sigma"),
+    ]:
+        assert re.search(rf"{re.escape(prior)}\s+{source}\n", printed), prior  # set by the spec's key
+    priors = bm.load(tmp_path / "cl" / "fit.nc").model.priors.to_frame()
+    assert priors.loc["sigma", "prior"] == "half_normal(20)" and "default" not in set(priors["source"])
