@@ -209,9 +209,23 @@ class Fit:
         for group in ("prior", "prior_predictive"):
             self.idata[group] = tree[group]
 
-    def loo(self):
-        """PSIS-LOO (arviz-stats): ELPD, its SE, p_loo and Pareto k per row; warns on k > 0.7."""
-        return checks.loo(self.idata, self.log_likelihood())
+    def loo(self, subsample: int | None = None, seed: int | None = None):
+        """PSIS-LOO (arviz-stats): ELPD, its SE, p_loo and Pareto k per row; warns on high k.
+
+        Parameters
+        ----------
+        subsample : int, optional
+            Estimate the ELPD from this many randomly chosen rows (arviz-stats'
+            ``loo_subsample``: exact PSIS on them, the log predictive density for the others,
+            and a subsampling SE besides the usual SE).  For tens of thousands of rows, where
+            exact PSIS-LOO, which arviz-stats computes row by row, takes a minute per model
+            (InstEval, 73,421 rows x 800 draws: 60 s; 2,000 rows subsampled: 5 s, subsampling
+            SE 0.4-0.8 on an ELPD SE of 129).  Default: every row, exactly.
+        seed : int, optional
+            Seeds the choice of rows.
+        """
+        rows = checks.subsample_rows(self.design.n_obs, subsample, seed)
+        return checks.loo(self.idata, self.log_likelihood(), rows)
 
     def icc(self, prob: float = 0.95) -> pd.DataFrame:
         """Intraclass correlation of each factor's intercept (latent scale for GLMMs); see
@@ -431,13 +445,18 @@ class Fit:
         self.idata.to_netcdf(path, engine="h5netcdf")
 
 
-def compare(fits: Mapping[str, Fit]):
+def compare(fits: Mapping[str, Fit], subsample: int | None = None, seed: int | None = None):
     """Rank fits of the same rows by their PSIS-LOO ELPD, with SEs of the differences.
 
     Parameters
     ----------
     fits : dict
         Name -> :class:`Fit`, e.g. ``{"intercepts": fit1, "slopes": fit2}``.
+    subsample : int, optional
+        Subsampled LOO (see :meth:`Fit.loo`) on the same randomly chosen rows for every
+        model, for large data; the table then has a ``subsampling_dse`` column.
+    seed : int, optional
+        Seeds the choice of rows.
 
     Returns
     -------
@@ -446,4 +465,10 @@ def compare(fits: Mapping[str, Fit]):
     """
     if not isinstance(fits, Mapping) or not all(isinstance(f, Fit) for f in fits.values()):
         raise argument_error("fits", type(fits).__name__, "a dict of names to bayesmix Fits")
-    return checks.compare({name: fit.loo() for name, fit in fits.items()})
+    n_obs = {fit.design.n_obs for fit in fits.values()}
+    if len(n_obs) > 1:
+        raise argument_error("fits", f"fits of {sorted(n_obs)} rows", "fits of the same rows")
+    rows = checks.subsample_rows(n_obs.pop(), subsample, seed) if fits else None
+    return checks.compare(
+        {name: checks.loo(fit.idata, fit.log_likelihood(), rows) for name, fit in fits.items()}
+    )

@@ -20,7 +20,7 @@ import xarray as xr
 
 from bayesmix.core import names
 from bayesmix.core.predictor import linear_predictor
-from bayesmix.errors import ArgumentError, ConvergenceWarning
+from bayesmix.errors import ArgumentError, ConvergenceWarning, argument_error
 
 __all__ = ["log_likelihood", "loo", "compare", "icc", "r2"]
 
@@ -53,8 +53,24 @@ def log_likelihood(post, design, family, response_data: dict, chunk_draws: int =
     )
 
 
-def loo(idata, log_lik: xr.DataArray):
+def subsample_rows(n_obs: int, subsample, seed: int | None = None) -> np.ndarray | None:
+    """Sorted row positions for subsampled LOO (the same for every model compared), or None."""
+    if subsample is None:
+        return None
+    if not isinstance(subsample, int | np.integer) or isinstance(subsample, bool) or subsample < 10:
+        raise argument_error("subsample", subsample, "None or a number of rows >= 10")
+    if subsample >= n_obs:
+        return None  # every row: exact PSIS-LOO
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n_obs, int(subsample), replace=False))
+
+
+def loo(idata, log_lik: xr.DataArray, rows: np.ndarray | None = None):
     """PSIS-LOO of a fit from its DataTree and pointwise log-likelihood (arviz-stats' ELPDData).
+
+    With ``rows`` (from :func:`subsample_rows`), arviz-stats' ``loo_subsample``: exact PSIS on
+    those rows, a cheap approximation (the log predictive density) for the others, and a
+    difference estimator with its subsampling SE (Magnusson et al. 2019).
 
     Warns (:class:`~bayesmix.ConvergenceWarning`) when Pareto k exceeds the threshold for some rows,
     naming how many and what to do.
@@ -64,8 +80,12 @@ def loo(idata, log_lik: xr.DataArray):
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # arviz-stats' own Pareto-k warning is replaced by ours
-        result = arviz_stats.loo(tree, pointwise=True, var_name="y")
-    k = np.asarray(result.pareto_k)
+        if rows is None:
+            result = arviz_stats.loo(tree, pointwise=True, var_name="y")
+        else:
+            result = arviz_stats.loo_subsample(tree, observations=rows, pointwise=True, var_name="y")
+    k = np.asarray(result.pareto_k, dtype=float)
+    k = k[np.isfinite(k)]  # subsampled: only the sampled rows have a k
     good = float(getattr(result, "good_k", None) or 0.7)  # arviz-stats' threshold for this many draws
     bad = int((k > good).sum())
     if bad:

@@ -39,6 +39,8 @@ def test_loo_and_compare_rank_the_batch_model_first(dyestuff_fits):
     assert list(table.index) == ["batch", "no batch"]
     with pytest.raises(bm.ArgumentError):
         bm.compare({"only": batch})
+    sub = bm.compare({"batch": batch, "no batch": none}, subsample=20, seed=1)
+    assert list(sub.index) == ["batch", "no batch"] and "subsampling_dse" in sub.columns
 
 
 def test_posterior_predictive_group(dyestuff_fits):
@@ -79,3 +81,21 @@ def test_icc_recovers_one_half(simulated):
     # true ICC 1/2; with 200 groups the posterior SD of the ICC is about 0.03
     assert abs(table.loc["g", "mean"] - 0.5) < 0.1
     assert table.attrs["residual"] == "sigma^2"
+
+
+def test_subsampled_loo_estimates_the_exact_elpd(simulated, dyestuff_fits):
+    fit, _, _ = simulated
+    exact = fit.loo()
+    sub = fit.loo(subsample=400, seed=1)
+    # the difference estimator is unbiased with SE `subsampling_se`; 4 of them is a loose bound
+    assert sub.subsample_size == 400 and sub.n_data_points == 2000
+    assert abs(sub.elpd - exact.elpd) < 4 * sub.subsampling_se + 1e-9
+    assert sub.subsampling_se > 0
+    # the same seed chooses the same rows; asking for every row is the exact LOO
+    assert fit.loo(subsample=400, seed=1).elpd == sub.elpd
+    assert fit.loo(subsample=5000).elpd == exact.elpd
+    with pytest.raises(bm.ArgumentError, match="subsample"):
+        fit.loo(subsample=3)
+    batch, none = dyestuff_fits
+    with pytest.raises(bm.ArgumentError, match="same rows"):
+        bm.compare({"a": fit, "b": batch})
