@@ -454,7 +454,8 @@ def compare(fits: Mapping[str, Fit], subsample: int | None = None, seed: int | N
         Name -> :class:`Fit`, e.g. ``{"intercepts": fit1, "slopes": fit2}``.
     subsample : int, optional
         Subsampled LOO (see :meth:`Fit.loo`) on the same randomly chosen rows for every
-        model, for large data; the table then has a ``subsampling_dse`` column.
+        model, for large data; the table then has a ``subsampling_dse`` column and no
+        stacking ``weight`` (which subsampled LOO does not estimate).
     seed : int, optional
         Seeds the choice of rows.
 
@@ -469,6 +470,10 @@ def compare(fits: Mapping[str, Fit], subsample: int | None = None, seed: int | N
     if len(n_obs) > 1:
         raise argument_error("fits", f"fits of {sorted(n_obs)} rows", "fits of the same rows")
     rows = checks.subsample_rows(n_obs.pop(), subsample, seed) if fits else None
-    return checks.compare(
+    table = checks.compare(
         {name: checks.loo(fit.idata, fit.log_likelihood(), rows) for name, fit in fits.items()}
     )
+    if rows is not None and "weight" in table.columns:
+        # arviz-stats gives every model the same stacking weight from subsampled LOO: not an estimate
+        table = table.drop(columns="weight")
+    return table

@@ -8,12 +8,16 @@ pass with the full settings, so that a reader on a code host sees the real numbe
 
 from __future__ import annotations
 
+import os
 import re
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -59,12 +63,53 @@ def test_readme_links_every_notebook():
         assert f"(notebooks/{path.name})" in readme, f"README does not link {path.name}"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_runs_top_to_bottom(path, monkeypatch):
-    monkeypatch.setenv("BAYESMIX_FAST", "1")
+def _execute(path: Path) -> tuple[str | None, float]:
+    """Run one notebook in a fresh kernel (fast mode); the error text of the failing cell, or None."""
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
         nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
     )
-    client.execute()  # raises CellExecutionError with the failing cell and its traceback
-    assert all(c.execution_count for c in _code_cells(nb))
+    t0 = time.perf_counter()
+    try:
+        client.execute()
+    except CellExecutionError as exc:
+        return str(exc), time.perf_counter() - t0
+    if not all(c.execution_count for c in _code_cells(nb)):
+        return "not every code cell ran", time.perf_counter() - t0
+    return None, time.perf_counter() - t0
+
+
+@pytest.fixture(scope="module")
+def executed():
+    """Every notebook executed with BAYESMIX_FAST=1, two kernels at a time (the machine's cores:
+    a notebook's wait is mostly loading compiled models and starting up, one core each)."""
+    before = os.environ.get("BAYESMIX_FAST")
+    os.environ["BAYESMIX_FAST"] = "1"  # inherited by the kernels
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            results = dict(zip(NOTEBOOKS, pool.map(_execute, NOTEBOOKS), strict=True))
+    finally:
+        if before is None:
+            os.environ.pop("BAYESMIX_FAST", None)
+        else:
+            os.environ["BAYESMIX_FAST"] = before
+    return results
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_runs_top_to_bottom(path, executed):
+    error, seconds = executed[path]
+    assert error is None, f"{path.name} failed in fast mode after {seconds:.0f} s:\n{error}"
+
+
+def test_an_error_in_any_cell_fails(tmp_path):
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell("x = 1"),
+            nbformat.v4.new_code_cell("raise ValueError('cell two broke')"),
+        ]
+    )
+    path = tmp_path / "broken.ipynb"
+    nbformat.write(nb, path)
+    error, _ = _execute(path)
+    assert error is not None and "cell two broke" in error

@@ -41,6 +41,7 @@ def test_loo_and_compare_rank_the_batch_model_first(dyestuff_fits):
         bm.compare({"only": batch})
     sub = bm.compare({"batch": batch, "no batch": none}, subsample=20, seed=1)
     assert list(sub.index) == ["batch", "no batch"] and "subsampling_dse" in sub.columns
+    assert "weight" not in sub.columns
 
 
 def test_posterior_predictive_group(dyestuff_fits):
