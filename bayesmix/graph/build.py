@@ -45,7 +45,7 @@ from bayesmix.core.linalg import (
 )
 from bayesmix.core.predictor import coefficient_mean
 from bayesmix.core.slots import data_slot
-from bayesmix.graph.parameterization import choose_around, resolve_centered
+from bayesmix.graph.parameterization import choose_around, informativeness_response, resolve_centered
 from bayesmix.spec.design import Design, FactorDesign
 from bayesmix.spec.families import Family
 from bayesmix.spec.priors import Prior, PriorSet
@@ -195,7 +195,7 @@ def build_model(
     -------
     BuiltModel
     """
-    centered = resolve_centered(centered, design, data.get("y") if family.name == "gaussian" else None)
+    centered = resolve_centered(centered, design, informativeness_response(family.name, design, data))
     partial = None  # with crossed factors, the one integrated out given the others
     how = strategy(design, family)[0] if collapse else None
     if how == "crossed":

@@ -25,7 +25,7 @@ from bayesmix.core.suffstats import group_crossprod, group_sum, parent_index
 from bayesmix.errors import argument_error
 from bayesmix.spec.design import Design, FactorDesign
 
-__all__ = ["resolve_centered", "informativeness", "choose_around", "AUTO_LAMBDA"]
+__all__ = ["resolve_centered", "informativeness", "informativeness_response", "choose_around", "AUTO_LAMBDA"]
 
 #: centre a factor when its groups' average shrinkage weight is at least this; measured on the
 #: reference models: centred sampled better at 0.73 (sleepstudy), 0.93-0.99 (penicillin, InstEval
@@ -118,11 +118,39 @@ def informativeness(design: Design, y: np.ndarray, sweeps: int = 8) -> dict[str,
     return {f.name: lam[f.name] for f in design.factors}
 
 
+def informativeness_response(family: str, design: Design, data: dict) -> np.ndarray | None:
+    """The response on which :func:`informativeness` measures a family's groups.
+
+    Gaussian: ``y``.  Binomial and Bernoulli: the proportion ``y / n``; Poisson: the count
+    over its exposure (``exp(offset)``).  Linearised at the overall mean, the logit or log of
+    these is an affine function of them, and the shrinkage weights ``tau^2 / (tau^2 + v_j)``
+    are invariant to affine maps of the response, so the moment estimates on this scale give
+    the weights of the link scale, binomial or Poisson noise (and any overdispersion) included.
+    Measured on a crossed logit (7,500 rows, 300 subjects with intercept and slope x 25 items
+    of 300 rows): every factor non-centred gave min bulk ESS 275 at 4 x 1000 draws (the
+    intercept), the items centred 1,059; subjects centred as well 251 (their slopes are
+    weakly informed).
+    """
+    y = data.get("y")
+    if y is None:
+        return None
+    y = np.asarray(y, dtype=float)
+    if family == "gaussian":
+        return y
+    if family in ("binomial", "bernoulli"):
+        n = data.get("n")
+        return y / np.asarray(n, dtype=float) if n is not None else y
+    if family == "poisson":
+        return y / np.exp(design.offset) if design.offset is not None else y
+    return None
+
+
 def resolve_centered(centered, design: Design, y: np.ndarray | None = None) -> dict[str, bool]:
     """Per-factor parameterisation from ``"auto"``, a bool, or a dict of factor name to bool.
 
-    With ``"auto"`` and no Gaussian response ``y`` (other families), every factor is
-    non-centred: binary and count data rarely inform single groups strongly.
+    With ``"auto"`` factors are centred where :func:`informativeness` on ``y`` (from
+    :func:`informativeness_response`) is at least :data:`AUTO_LAMBDA`; without ``y``
+    every factor is non-centred.
     """
     names = [f.name for f in design.factors]
     if isinstance(centered, str) and centered == "auto":
