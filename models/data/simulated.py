@@ -21,7 +21,6 @@ the notebook shows:
 
 from pathlib import Path
 
-
 import numpy as np
 
 import bayesmix as bm
