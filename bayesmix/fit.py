@@ -199,7 +199,9 @@ class Fit:
         draws = self.predict(kind="prediction", seed=seed).draws.rename("y")
         self.idata["posterior_predictive"] = xr.DataTree(xr.Dataset({"y": draws}))
         observed = xr.DataArray(
-            np.asarray(self.model.response_data["y"]), dims=("obs",), coords={"obs": draws["obs"].values}
+            self.model.family.observed(self.model.response_data),
+            dims=("obs",),
+            coords={"obs": draws["obs"].values},
         )
         self.idata["observed_data"] = xr.DataTree(xr.Dataset({"y": observed}))
 
@@ -234,9 +236,9 @@ class Fit:
 
     def r2(self, prob: float = 0.95) -> pd.DataFrame:
         """Bayesian R^2 (Gelman et al. 2019), conditional on the group effects and marginal."""
-        mu_all = self.predict(kind="mean").draws.values
+        eta_all = self.predict(kind="link").draws.values
         mu_fixed = self.predict(kind="mean", groups=None).draws.values
-        return checks.r2(mu_all, mu_fixed, self.posterior, self.model.family, self.model.response_data, prob)
+        return checks.r2(eta_all, mu_fixed, self.posterior, self.model.family, self.model.response_data, prob)
 
     def hypothesis(self, statements, prob: float = 0.95) -> pd.DataFrame:
         """Posterior probabilities of statements about parameters (brms's ``hypothesis``).
@@ -332,7 +334,10 @@ class Fit:
             tp = from_draws(post, self.design, int(p // D), int(p % D))
             if params:
                 tp = true_parameters(
-                    {**tp.labels(self.design), **dict(params)}, self.design, self.model.family
+                    {**tp.labels(self.design), **dict(params)},
+                    self.design,
+                    self.model.family,
+                    self.model.response_data,
                 )
             tps.append(tp)
         frames = simulate_frames(
@@ -355,6 +360,11 @@ class Fit:
                 else None,
                 "chains": self.idata["posterior"].sizes["chain"],
                 "event": self.model.response_data.get("event"),
+                "weights": (
+                    f"{self.model.weights_kind} weights {self.model.weights!r}"
+                    if self.model.weights
+                    else None
+                ),
                 "level2": self.level2() if self.design.level2 else None,
             },
         )

@@ -71,6 +71,8 @@ def load(path: str | Path) -> Fit:
         na_action=spec["na_action"],
         level2=spec["level2"],
         group_data=group_data or None,
+        weights=spec.get("weights"),
+        weights_kind=spec.get("weights_kind", "frequency"),
     )
     collapsed = sampler.pop("collapsed", None)
     settings = SamplerSettings(**sampler)

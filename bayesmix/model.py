@@ -22,8 +22,9 @@ import xarray as xr
 from bayesmix import collapsed
 from bayesmix.collapsed.crossed import RowsCollapse
 from bayesmix.core import names
+from bayesmix.core.predictor import linear_predictor
 from bayesmix.core.suffstats import parent_index
-from bayesmix.errors import DataError, argument_error
+from bayesmix.errors import DataError, argument_error, row_list
 from bayesmix.fit import Fit
 from bayesmix.graph.build import BuiltModel, build_model
 from bayesmix.graph.parameterization import resolve_centered
@@ -38,7 +39,7 @@ from bayesmix.inference.sampling import (
 from bayesmix.simulate.draw import simulate_frames, with_placeholder
 from bayesmix.simulate.params import true_parameters
 from bayesmix.spec.design import make_design
-from bayesmix.spec.families import Family, get_family
+from bayesmix.spec.families import Family, aux_draws, get_family
 from bayesmix.spec.formula import parse_formula
 from bayesmix.spec.priors import Prior, default_priors
 
@@ -57,6 +58,33 @@ def _crossed(design) -> bool:
     )
 
 
+def _weights(data: pd.DataFrame, design, family, column, kind: str) -> dict:
+    """The prepared weights of the model's rows, checked (positive, finite), by row."""
+    if kind not in ("frequency", "analytic"):
+        raise argument_error("weights_kind", kind, "'frequency' or 'analytic'")
+    if kind == "analytic" and family.name != "gaussian":
+        raise argument_error(
+            "weights_kind",
+            kind,
+            f"'frequency' for the {family.name} family (analytic weights scale a residual SD)",
+        )
+    if not isinstance(column, str) or column not in data.columns:
+        raise argument_error(
+            "weights", column, f"the name of a column of the data ({list(data.columns)[:8]})"
+        )
+    w = data.loc[design.rows, column]
+    if not pd.api.types.is_numeric_dtype(w) or pd.api.types.is_bool_dtype(w):
+        raise DataError(f"the weights column {column!r} must be numeric; it has dtype {w.dtype}")
+    arr = w.to_numpy(dtype=float)
+    bad = ~np.isfinite(arr) | (arr <= 0)
+    if bad.any():
+        raise DataError(
+            f"the weights column {column!r} must be positive and finite; not so in {int(bad.sum())} row(s): "
+            f"{row_list(design.rows, bad)} (values {list(w[bad].iloc[:5])})"
+        )
+    return {"weights": arr, "weights_kind": kind}
+
+
 class Model:
     """A multilevel regression model: formula, data, family and priors.
 
@@ -67,10 +95,12 @@ class Model:
     data : pandas.DataFrame
         One row per observation.
     family : str
-        ``"gaussian"`` (default), ``"bernoulli"``, ``"binomial"`` or ``"poisson"``;
-        see :mod:`bayesmix.families`.
+        ``"gaussian"`` (default), ``"student"``, ``"lognormal"``, ``"gamma"``, ``"beta"``,
+        ``"bernoulli"``, ``"binomial"``, ``"poisson"``, ``"negbinomial"`` or
+        ``"cumulative"`` (ordinal); see :mod:`bayesmix.spec.families`.
     link : str, optional
-        ``"probit"`` for a probit Bernoulli model; otherwise the family's link.
+        An alternative link where the family has one (``"probit"`` for bernoulli, beta and
+        cumulative); otherwise the family's default link.
     level2 : dict, optional
         Level-two formulas per factor and varying coefficient, e.g.
         ``{"county": {"Intercept": "~ log_uranium", "floor": "~ log_uranium"}}``
@@ -91,6 +121,16 @@ class Model:
         :func:`bayesmix.build.build_model`.
     na_action : {"drop", "raise"}
         What to do with rows that have missing values in used columns.
+    weights : str, optional
+        A column of positive row weights.  Frequency weights (default, any family; brms's
+        ``y | weights(w)``, Stata's ``fweight``): each row's log-likelihood counts ``w``
+        times, as if the row occurred ``w`` times (non-integer ``w`` allowed).  Analytic
+        weights (``weights_kind="analytic"``, Gaussian only; R's ``lm(weights=)``): the row's
+        residual variance is ``sigma^2 / w``, for rows that are means of ``w`` observations.
+        Weighted models are not collapsed (the group effects are sampled).  Missing weights
+        are an error, not dropped.
+    weights_kind : {"frequency", "analytic"}
+        How ``weights`` are read.
 
     Examples
     --------
@@ -111,14 +151,23 @@ class Model:
         link: str | None = None,
         level2: Mapping[str, Mapping[str, str]] | None = None,
         group_data: Mapping[str, pd.DataFrame] | None = None,
+        weights: str | None = None,
+        weights_kind: str = "frequency",
     ):
         family = get_family(family, link)
         # parse and encode now: a bad formula or bad data should fail at once, not at fit()
         design = make_design(
-            parse_formula(formula), data, na_action=na_action, level2=level2, group_data=group_data
+            parse_formula(formula),
+            data,
+            na_action=na_action,
+            level2=level2,
+            group_data=group_data,
+            intercept=family.has_intercept,
         )
         response_data = family.prepare(design.y, design.y_other, design.formula.response.kind)
-        if family.has_sigma:
+        if weights is not None:
+            response_data = response_data | _weights(data, design, family, weights, weights_kind)
+        if family.dispersed:
             for f in design.factors:
                 if f.n_levels >= design.n_obs:
                     raise DataError(
@@ -138,7 +187,9 @@ class Model:
             "design": design,
             "response_data": response_data,
             "priors": default_priors(design, family, response_data, overrides),
-            "data": data.loc[design.rows, list(design.columns)].copy(),
+            "data": data.loc[design.rows, list(design.columns) + ([weights] if weights else [])].copy(),
+            "weights": weights,
+            "weights_kind": weights_kind,
             "group_data": dict(group_data) if group_data else None,
             "_prior_overrides": overrides,
             "_placeholder": False,
@@ -167,7 +218,7 @@ class Model:
         if column in data.columns:
             raise DataError(f"the design already has a response column {column!r}: use bm.Model(...)")
         fam = get_family(family, kwargs.pop("link", None))
-        model = cls(formula, with_placeholder(data, column, fam.name), family=fam, **kwargs)
+        model = cls(formula, with_placeholder(data, column, fam), family=fam, **kwargs)
         object.__setattr__(model, "_placeholder", True)
         return model
 
@@ -191,7 +242,7 @@ class Model:
             holds the true values under brms labels and ``attrs["effects"]`` the group
             effects drawn (factor -> ``(J, k)`` array).
         """
-        tp = true_parameters(params, self.design, self.family)
+        tp = true_parameters(params, self.design, self.family, self.response_data)
         if n is not None and (not isinstance(n, int) or n < 1):
             raise argument_error("n", n, "a positive integer")
         frames = simulate_frames(
@@ -231,16 +282,27 @@ class Model:
         prior = tree["prior"].to_dataset()
         prior = prior[[v for v in prior.data_vars if not names.is_internal(str(v))]]
         rows = np.asarray(self.design.rows)
-        obs = tree["prior_predictive"]["obs"]
+        if "prior_predictive" in tree.children and "obs" in tree["prior_predictive"]:
+            obs = tree["prior_predictive"]["obs"]
+            values = self.family.observed(self.response_data | {"y": obs.values})
+        else:  # frequency weights make the likelihood a Potential: draw the response in numpy
+            obs = tree["prior"]
+            rng = np.random.default_rng(seed)
+            aux = aux_draws(tree["prior"].to_dataset(), self.family, self.response_data)
+            eta = linear_predictor(tree["prior"].to_dataset(), self.design)
+            data = {k: v for k, v in self.response_data.items() if k != "weights"}
+            values = self.family.random(eta, data, rng, aux)
         y = xr.DataArray(
-            obs.values,
+            values,
             dims=("chain", "draw", "obs"),
             coords={"chain": obs["chain"].values, "draw": obs["draw"].values, "obs": rows},
             name="y",
         )
         groups = {"prior": prior, "prior_predictive": xr.Dataset({"y": y})}
         if not getattr(self, "_placeholder", False):
-            observed = xr.DataArray(np.asarray(self.response_data["y"]), dims=("obs",), coords={"obs": rows})
+            observed = xr.DataArray(
+                self.family.observed(self.response_data), dims=("obs",), coords={"obs": rows}
+            )
             groups["observed_data"] = xr.Dataset({"y": observed})
         out = xr.DataTree.from_dict(groups)
         out.attrs["bayesmix_spec"] = json.dumps(self.spec())
@@ -272,6 +334,8 @@ class Model:
             "centered": self.centered,
             "na_action": self.na_action,
             "level2": {f: dict(eqs) for f, eqs in self.level2.items()} if self.level2 else None,
+            "weights": self.weights,
+            "weights_kind": self.weights_kind,
         }
 
     def with_data(self, data: pd.DataFrame, group_data: Mapping[str, pd.DataFrame] | None = None) -> Model:
@@ -306,6 +370,8 @@ class Model:
             na_action=self.na_action,
             level2=self.level2,
             group_data=group_data,
+            weights=self.weights,
+            weights_kind=self.weights_kind,
         )
 
     def with_priors(self, priors: Mapping[str, str | Prior]) -> Model:
@@ -319,6 +385,8 @@ class Model:
             na_action=self.na_action,
             level2=self.level2,
             group_data=self.group_data,
+            weights=self.weights,
+            weights_kind=self.weights_kind,
         )
         object.__setattr__(model, "_placeholder", getattr(self, "_placeholder", False))
         return model
@@ -335,7 +403,7 @@ class Model:
     @property
     def built_collapsed(self) -> BuiltModel:
         """The model with the group effects integrated out (see :mod:`bayesmix.collapsed`)."""
-        ok, why = collapsed.applies(self.design, self.family)
+        ok, why = collapsed.applies(self.design, self.family, self.weights is not None)
         if not ok:
             raise argument_error("collapse", True, f"False or 'auto' for this model: {why}")
         if "collapsed" not in self._graphs:
@@ -448,7 +516,9 @@ class Model:
             raise argument_error("check", check, "True or False")
         if collapse not in ("auto", True, False):
             raise argument_error("collapse", collapse, "'auto', True or False")
-        use = collapse is True or (collapse == "auto" and collapsed.applies(self.design, self.family)[0])
+        use = collapse is True or (
+            collapse == "auto" and collapsed.applies(self.design, self.family, self.weights is not None)[0]
+        )
         if target_accept is None:
             target_accept = 0.8 if use else 0.9
         built = self.built_collapsed if use else self.built

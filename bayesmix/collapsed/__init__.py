@@ -31,8 +31,10 @@ __all__ = ["strategy", "applies", "make", "integrated_out", "STRATEGIES", "Colla
 STRATEGIES = ("one_factor", "nested", "crossed")
 
 
-def strategy(design, family) -> tuple[str | None, str]:
+def strategy(design, family, weighted: bool = False) -> tuple[str | None, str]:
     """The collapsed strategy covering this model (a name in :data:`STRATEGIES`), or None and why not."""
+    if weighted:
+        return None, "weighted rows (the sufficient statistics assume equal weights)"
     if family.name != "gaussian":
         return None, f"the {family.name} likelihood has no closed-form marginal"
     if not design.terms:
@@ -51,9 +53,9 @@ def strategy(design, family) -> tuple[str | None, str]:
     return "nested", ""
 
 
-def applies(design, family) -> tuple[bool, str]:
+def applies(design, family, weighted: bool = False) -> tuple[bool, str]:
     """Whether the collapsed likelihood covers this model, and why not when it does not."""
-    name, why = strategy(design, family)
+    name, why = strategy(design, family, weighted)
     return name is not None, why
 
 

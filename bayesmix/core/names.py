@@ -23,6 +23,10 @@ __all__ = [
     "RESERVED_NAMES",
     "B",
     "SIGMA",
+    "AUX_SCALARS",
+    "CUTPOINTS",
+    "CUTPOINT",
+    "CUTPOINTS_C",
     "TERM",
     "INTERCEPT_C",
     "SLOPES",
@@ -51,12 +55,22 @@ __all__ = [
 #: prefix of the sampler's internal variables (not reported)
 INTERNAL_PREFIX = "_"
 #: variable and coordinate names of a built model that a factor's level coordinate must not take
-RESERVED_NAMES = frozenset({"b", "sigma", "obs", "term", "chain", "draw", "sample"})
+RESERVED_NAMES = frozenset(
+    {"b", "sigma", "nu", "shape", "phi", "Intercept", "cutpoint", "obs", "term", "chain", "draw", "sample"}
+)
 
 #: population effects, dim :data:`TERM`
 B = "b"
 #: residual SD of Gaussian models
 SIGMA = "sigma"
+#: the families' scalar parameters besides the linear predictor (brms's names), in table order
+AUX_SCALARS = (SIGMA, "nu", "shape", "phi")
+#: cutpoints of ordinal families (brms's ``Intercept[k]``), dim :data:`CUTPOINT`
+CUTPOINTS = "Intercept"
+#: the cutpoints' coordinate (values "1", ..., "K-1")
+CUTPOINT = "cutpoint"
+#: cutpoints of the centred design (sampled; the reported ones are derived)
+CUTPOINTS_C = f"{INTERNAL_PREFIX}Intercept_cut"
 #: the population terms' coordinate
 TERM = "term"
 #: intercept of the centred design (sampled; the reported intercept is derived)

@@ -141,6 +141,8 @@ class BuiltModel:
         (hierarchical centring); empty for other factors.
     collapsed : SuffStats or None
         Set when the group effects are integrated out (:mod:`bayesmix.collapsed`).
+    aux : tuple of str
+        The family's extra parameters (``sigma``, ``nu``, ``shape``, ``phi``, ``Intercept``).
     """
 
     model: pm.Model
@@ -150,6 +152,7 @@ class BuiltModel:
     slope_idx: tuple[int, ...]
     around: dict
     collapsed: object = None
+    aux: tuple[str, ...] = ()
 
     @property
     def free_names(self) -> list[str]:
@@ -207,7 +210,11 @@ def build_model(
     parts: dict = {}
     xbar = None
     slope_idx: list[int] = []
-    with pm.Model(coords=design.coords()) as model:
+    coords = design.coords()
+    for a in family.aux(data):
+        if a.ordered:
+            coords[names.CUTPOINT] = [str(k + 1) for k in range(a.size)]
+    with pm.Model(coords=coords) as model:
         if design.has_intercept:
             i0 = terms.index("Intercept")
             slope_idx = [j for j in range(len(terms)) if j != i0]
@@ -226,7 +233,11 @@ def build_model(
                 pm.Deterministic(names.B, pt.atleast_1d(icpt), dims=names.TERM)
         elif terms:
             b = _vector_rv(names.B, [priors[names.b_label(t)] for t in terms], names.TERM, False, parts)
-            eta = pt.dot(data_slot("X", X), b)
+            if family.has_intercept:
+                eta = pt.dot(data_slot("X", X), b)
+            else:  # cutpoints instead of an intercept: centre X, shift the cutpoints back
+                xbar = X.mean(axis=0)
+                eta = pt.dot(data_slot("X_c", X - xbar), b)
         else:
             eta = pt.constant(0.0)
 
@@ -249,6 +260,7 @@ def build_model(
                 slope_idx=tuple(slope_idx),
                 around={},
                 collapsed=ss,
+                aux=(names.SIGMA,),
             )
         others = []  # with a factor integrated out: the other factors' effects, gathered by its Op
         for f in design.factors:
@@ -270,9 +282,10 @@ def build_model(
 
         if design.offset is not None:
             eta = eta + data_slot("offset", design.offset)
-        sigma = None
-        if family.has_sigma:
-            sigma = _vector_rv(names.SIGMA, [priors["sigma"]], None, True, parts, scalar=True)
+        aux = _aux_rvs(
+            family, data, priors, parts, None if (design.has_intercept or not terms) else (xbar, b)
+        )
+        sigma = aux.get(names.SIGMA)
         rows = None
         if partial is not None:
             hypers = [_collapsed_hyper(partial, priors, parts)]
@@ -281,7 +294,7 @@ def build_model(
             pm.Potential("collapsed_loglik", rows.add_loglik(g))
         else:
             numeric = {k: v for k, v in data.items() if isinstance(v, np.ndarray) and v.dtype.kind in "biuf"}
-            family.observe(eta, data | {k: data_slot(k, v) for k, v in numeric.items()}, sigma=sigma)
+            family.observe(eta, data | {k: data_slot(k, v) for k, v in numeric.items()}, aux)
     return BuiltModel(
         model=model,
         parts=parts,
@@ -290,7 +303,32 @@ def build_model(
         slope_idx=tuple(slope_idx),
         around=around,
         collapsed=rows,
+        aux=tuple(a.name for a in family.aux(data)),
     )
+
+
+def _aux_rvs(family: Family, data: dict, priors: PriorSet, parts: dict, shift) -> dict:
+    """The family's extra parameters as random variables, by name.
+
+    Cutpoints are sampled for the centred design (``_Intercept_c``, increasing); the
+    reported ``Intercept`` adds back ``mean(X) @ b`` when ``shift`` = (xbar, b) is given.
+    """
+    out = {}
+    for a in family.aux(data):
+        prior = priors[a.name]
+        if not a.ordered:
+            out[a.name] = _vector_rv(a.name, [prior], None, True, parts, scalar=True)
+            continue
+        init = np.linspace(-1.0, 1.0, a.size) * (1.0 if a.size > 1 else 0.0)
+        kw = {"shape": a.size, "transform": pm.distributions.transforms.ordered, "initval": init}
+        if prior.dist == "flat":
+            c = pm.Flat(names.CUTPOINTS_C, **kw)
+        else:
+            c = _make_rv(names.CUTPOINTS_C, prior, kw)
+        reported = c if shift is None else c + pt.dot(data_slot("xbar", shift[0]), shift[1])
+        pm.Deterministic(a.name, reported, dims=names.CUTPOINT)
+        out[a.name] = c
+    return out
 
 
 def _population_part(design: Design, slope_idx: list[int], xbar: np.ndarray, b_s):

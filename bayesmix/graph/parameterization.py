@@ -121,8 +121,9 @@ def informativeness(design: Design, y: np.ndarray, sweeps: int = 8) -> dict[str,
 def informativeness_response(family: str, design: Design, data: dict) -> np.ndarray | None:
     """The response on which :func:`informativeness` measures a family's groups.
 
-    Gaussian: ``y``.  Binomial and Bernoulli: the proportion ``y / n``; Poisson: the count
-    over its exposure (``exp(offset)``).  Linearised at the overall mean, the logit or log of
+    Gaussian and Student-t: ``y``; lognormal ``log y``.  Binomial and Bernoulli: the
+    proportion ``y / n``; beta: the proportion itself; Poisson, negative binomial and gamma:
+    the response over its exposure (``exp(offset)``); ordinal: the category index.  Linearised at the overall mean, the logit or log of
     these is an affine function of them, and the shrinkage weights ``tau^2 / (tau^2 + v_j)``
     are invariant to affine maps of the response, so the moment estimates on this scale give
     the weights of the link scale, binomial or Poisson noise (and any overdispersion) included.
@@ -135,12 +136,14 @@ def informativeness_response(family: str, design: Design, data: dict) -> np.ndar
     if y is None:
         return None
     y = np.asarray(y, dtype=float)
-    if family == "gaussian":
-        return y
+    if family in ("gaussian", "student", "beta", "cumulative"):
+        return y  # proportions (beta) and category indexes (ordinal) as they are
+    if family == "lognormal":
+        return np.log(y)
     if family in ("binomial", "bernoulli"):
         n = data.get("n")
         return y / np.asarray(n, dtype=float) if n is not None else y
-    if family == "poisson":
+    if family in ("poisson", "negbinomial", "gamma"):
         return y / np.exp(design.offset) if design.offset is not None else y
     return None
 

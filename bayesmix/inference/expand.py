@@ -1,7 +1,8 @@
 """Turn the sampler's draws of the free variables into the reported quantities.
 
 Only the free variables are stored by the sampler (a smaller compiled function,
-quicker to compile); ``b``, ``sd_*``, ``cor_*``, ``r_*`` and ``sigma`` are computed
+quicker to compile); ``b``, ``sd_*``, ``cor_*``, ``r_*``, the family's parameters
+(``sigma``, ``nu``, ``shape``, ``phi``, cutpoints ``Intercept``) are computed
 here, with numpy, by the same transform functions the graph uses
 (:mod:`bayesmix.core.linalg`, written once for both backends).  Integrated-out group
 effects are drawn exactly from their conditional posterior for every draw
@@ -84,8 +85,15 @@ def expand_posterior(
         else:
             r = group_effects(np.asarray(post[names.z_var(name)]), L, sd, np)
         out[names.r_var(name)] = (sample + (f.dim, names.coef_dim(name)), r)
-    if names.SIGMA in post or names.SIGMA in p:
-        out[names.SIGMA] = (sample, np.asarray(post[names.SIGMA]))
+    for a in built.aux:
+        if a == names.CUTPOINTS:  # sampled for the centred design: shift back by mean(X) @ b
+            c = np.asarray(post[names.CUTPOINTS_C])
+            if built.xbar is not None and names.B in out:
+                c = c + (out[names.B][1] @ built.xbar)[..., None]
+            out[a] = (sample + (names.CUTPOINT,), c)
+            coords[names.CUTPOINT] = [str(k + 1) for k in range(c.shape[-1])]
+        else:
+            out[a] = (sample, np.asarray(post[a]))
     if built.collapsed is not None:
         rng = rng_for(seed, built.collapsed.stream)
         drawn = built.collapsed.draw_effects(post, out, design, p, built.slope_idx, rng)

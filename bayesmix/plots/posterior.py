@@ -25,7 +25,7 @@ def trace_vars(idata) -> list[str]:
     keep = []
     for v in post.data_vars:
         v = str(v)
-        if v in (names.B, names.SIGMA) or v.startswith(("sd_", "cor_")):
+        if v in (names.B, names.CUTPOINTS, *names.AUX_SCALARS) or v.startswith(("sd_", "cor_")):
             keep.append(v)
     return keep
 
@@ -66,7 +66,16 @@ def forest_panels(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
         b = b.drop(index=icpt)
     if len(b):
         panels.append(("population effects", b))
-    for cls, title in (("sd", "group-level SDs"), ("cor", "correlations"), ("sigma", "residual SD")):
+    titles = (
+        ("Intercept", "cutpoints"),
+        ("sd", "group-level SDs"),
+        ("cor", "correlations"),
+        ("sigma", "residual SD"),
+        ("nu", "degrees of freedom"),
+        ("shape", "shape"),
+        ("phi", "precision"),
+    )
+    for cls, title in titles:
         sub = table[table["class"] == cls]
         if len(sub):
             panels.append((title, sub))

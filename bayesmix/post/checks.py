@@ -21,6 +21,7 @@ import xarray as xr
 from bayesmix.core import names
 from bayesmix.core.predictor import linear_predictor
 from bayesmix.errors import ArgumentError, ConvergenceWarning, argument_error
+from bayesmix.spec.families import aux_draws
 
 __all__ = ["log_likelihood", "loo", "compare", "icc", "r2"]
 
@@ -43,8 +44,9 @@ def log_likelihood(post, design, family, response_data: dict, chunk_draws: int =
     for lo in range(0, D, chunk_draws):
         part = post.isel(draw=slice(lo, lo + chunk_draws))
         eta = linear_predictor(part, design)
-        sigma = part[names.SIGMA].transpose("chain", "draw").values[..., None] if family.has_sigma else None
-        out[:, lo : lo + chunk_draws] = family.logpdf(y, eta, response_data, sigma=sigma)
+        out[:, lo : lo + chunk_draws] = family.logpdf(
+            y, eta, response_data, aux_draws(part, family, response_data)
+        )
     return xr.DataArray(
         out,
         dims=("chain", "draw", "obs"),
@@ -113,10 +115,6 @@ def compare(loos: dict):
         return arviz_stats.compare(loos)
 
 
-#: latent-scale residual variance by link (Nakagawa & Schielzeth 2013)
-LATENT_RESIDUAL = {"logit": (np.pi**2 / 3, "pi^2/3 (logistic)"), "probit": (1.0, "1 (standard normal)")}
-
-
 def _summary(draws: dict, prob: float) -> pd.DataFrame:
     lo, hi = (1 - prob) / 2, 1 - (1 - prob) / 2
     rows = {}
@@ -135,10 +133,12 @@ def icc(post, design, family, response_data: dict, prob: float = 0.95) -> pd.Dat
     """Intraclass correlation of each factor's intercept, draw by draw, summarised.
 
     ``sd_f^2 / (sum_g sd_g^2 + residual)``: the share of the (latent) variance, at zero for
-    any varying slopes, that lies between groups of factor ``f``.  Residual: sigma^2
-    (Gaussian); on the latent scale pi^2/3 (logit) or 1 (probit); for Poisson
-    ``log(1 + 1/mean(y))`` (the log-normal approximation of Nakagawa, Johnson & Schielzeth
-    2017).  The table's ``attrs["residual"]`` says which.
+    any varying slopes, that lies between groups of factor ``f``.  Residual
+    (:meth:`Family.latent_residual`): sigma^2 (Gaussian, Student-t scale, lognormal's
+    log scale); on the latent scale pi^2/3 (logit) or 1 (probit), ordinal models included;
+    for Poisson ``log(1 + 1/mean(y))`` and negative binomial ``log(1 + 1/mean(y) + 1/shape)``
+    (the log-normal approximation of Nakagawa, Johnson & Schielzeth 2017); gamma
+    ``trigamma(shape)``.  The table's ``attrs["residual"]`` says which.
     """
     var = {
         f.name: post[names.sd_var(f.name)]
@@ -149,13 +149,7 @@ def icc(post, design, family, response_data: dict, prob: float = 0.95) -> pd.Dat
         for f in design.factors
         if "Intercept" in f.coefs
     }
-    if family.has_sigma:
-        resid, what = post[names.SIGMA].transpose("chain", "draw").values ** 2, "sigma^2"
-    elif family.link in LATENT_RESIDUAL:
-        resid, what = LATENT_RESIDUAL[family.link]
-    else:
-        lam = max(float(np.mean(response_data["y"])), 1e-9)
-        resid, what = np.log1p(1.0 / lam), f"log(1 + 1/{lam:.3g}) (Poisson, log-normal approximation)"
+    resid, what = family.latent_residual(response_data, aux_draws(post, family, response_data, row_axes=0))
     total = sum(var.values()) + resid
     out = _summary({name: v / total for name, v in var.items()}, prob)
     out.index.name = "factor"
@@ -163,24 +157,20 @@ def icc(post, design, family, response_data: dict, prob: float = 0.95) -> pd.Dat
     return out
 
 
-def r2(mu_all: np.ndarray, mu_fixed: np.ndarray, post, family, response_data: dict, prob: float = 0.95):
+def r2(eta_all: np.ndarray, mu_fixed: np.ndarray, post, family, response_data: dict, prob: float = 0.95):
     """Bayesian R^2 (Gelman, Goodrich, Gabry & Vehtari 2019), conditional and marginal.
 
-    Per draw, ``V_fit = var_n(mu_n)`` over the rows and ``V_res`` the model's residual
-    variance: sigma^2 (Gaussian), ``mean_n mu(1 - mu)`` (Bernoulli), ``mean_n mu(1 - mu/n)``
-    (binomial), ``mean_n mu`` (Poisson).  Conditional: ``V_fit / (V_fit + V_res)`` with the
-    group effects in ``mu``; marginal: the variance of the population-level fitted values
-    over the same denominator.
+    Per draw, ``V_fit = var_n(mu_n)`` over the rows and ``V_res = mean_n Var(y_n | eta_n)``,
+    the family's variance given the linear predictor (:meth:`Family.variance`): sigma^2
+    (Gaussian), ``mu(1 - mu)`` (Bernoulli), ``n p (1 - p)`` (binomial), ``mu`` (Poisson),
+    ``mu + mu^2/shape`` (negative binomial), ``mu^2/shape`` (gamma), ...  Conditional:
+    ``V_fit / (V_fit + V_res)`` with the group effects in ``mu``; marginal: the variance
+    of the population-level fitted values over the same denominator.
     """
+    aux = aux_draws(post, family, response_data)
+    mu_all = family.mean(eta_all, response_data, aux)
     v_all = mu_all.var(axis=-1, ddof=1)
     v_fixed = mu_fixed.var(axis=-1, ddof=1)
-    if family.has_sigma:
-        v_res = post[names.SIGMA].transpose("chain", "draw").values ** 2
-    elif family.name == "poisson":
-        v_res = mu_all.mean(axis=-1)
-    elif family.name == "binomial":
-        v_res = (mu_all * (1 - mu_all / response_data["n"])).mean(axis=-1)
-    else:
-        v_res = (mu_all * (1 - mu_all)).mean(axis=-1)
+    v_res = family.variance(eta_all, response_data, aux).mean(axis=-1)
     denom = v_all + v_res
     return _summary({"conditional": v_all / denom, "marginal": v_fixed / denom}, prob)

@@ -50,8 +50,9 @@ def parameter_draws(post, design: Design) -> dict[str, np.ndarray]:
             cor = post[names.cor_var(f.name)].transpose("chain", "draw", names.cor_dim(f.name)).values
             for p, (i, j) in enumerate(f.cor_pairs()):
                 out[names.cor_label(f.name, f.coefs[i], f.coefs[j])] = cor[..., p].ravel()
-    if names.SIGMA in post:
-        out[names.SIGMA] = post[names.SIGMA].values.ravel()
+    for aux in names.AUX_SCALARS:
+        if aux in post:
+            out[aux] = post[aux].values.ravel()
     return out
 
 

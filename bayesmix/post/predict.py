@@ -4,7 +4,8 @@ For every posterior draw and row of the fitted data or of new data:
 
 * ``kind="link"``: ``eta = X b + Z r + offset`` (:func:`bayesmix.core.predictor.linear_predictor`);
 * ``kind="mean"``: the mean response ``g^{-1}(eta)`` (binomial: times the row's trials);
-* ``kind="prediction"``: a response drawn from the family given that mean (and sigma).
+* ``kind="prediction"``: a response drawn from the family given that mean (and its extra
+  parameters: sigma, shape, cutpoints, ...; row weights of the fit do not carry over).
 
 Group effects enter for all factors (``groups="all"``, lme4's default), for chosen ones,
 or for none (``groups=None``, lme4's ``re.form = NA``: population level, effects at 0).
@@ -32,6 +33,7 @@ from bayesmix.core.predictor import chosen_factors, linear_predictor
 from bayesmix.errors import DataError, argument_error, row_list
 from bayesmix.inference.diagnostics import quantiles
 from bayesmix.spec.design import Design, NewData
+from bayesmix.spec.families import aux_draws
 from bayesmix.spec.labels import group_labels
 
 __all__ = ["KINDS", "NEW_LEVELS", "Predictions", "predict"]
@@ -184,18 +186,19 @@ def predict(
             )
             u = _effect_draws(post, f, len(labels), rng)[:, :, 0]  # (chain, draw, n_new, k)
             eta[..., unseen] += np.einsum("cdnk,nk->cdn", u[:, :, inverse, :], Z[f.name][unseen])
-    data = {} if trials is None else {"n": trials}
+    # what the family's numpy side needs besides eta; weights do not carry over to predictions
+    data = {k: v for k, v in response_data.items() if k in ("scores", "labels")}
+    if trials is not None:
+        data["n"] = trials
     if kind == "link":
         out = eta
     elif marginal:
         out = _marginal_mean(post, design, family, eta, factors, index, Z, data, n_marginal, rng)
     else:
-        out = family.mean(eta, data)
+        aux = aux_draws(post, family, response_data)
+        out = family.mean(eta, data, aux)
         if kind == "prediction":
-            sigma = (
-                post[names.SIGMA].transpose("chain", "draw").values[..., None] if family.has_sigma else None
-            )
-            out = family.random(eta, data, rng, sigma=sigma)
+            out = family.random(eta, data, rng, aux)
     da = xr.DataArray(
         np.asarray(out),
         dims=("chain", "draw", "obs"),
@@ -225,7 +228,8 @@ def _marginal_mean(post, design, family, eta, factors, index, Z, data, n_margina
     ``index`` is unused: a population-averaged mean does not depend on the row's group.
     """
     if not factors:
-        return family.mean(eta, data)
+        return family.mean(eta, data, aux_draws(post, family, data))
+    aux = aux_draws(post, family, data, row_axes=2)  # against (chain, draw, m, obs)
     C, D, n = eta.shape
     total = np.zeros_like(eta)
     step = max(1, chunk // max(1, C * D * n))
@@ -237,5 +241,5 @@ def _marginal_mean(post, design, family, eta, factors, index, Z, data, n_margina
             # an expectation over the effects on its own
             u = _effect_draws(post, f, 1, rng, extra=m)[:, :, :, 0, :]  # (C, D, m, k)
             e = e + np.einsum("cdmk,nk->cdmn", u, Z[f.name])
-        total += family.mean(e, data).sum(axis=2)
+        total += family.mean(e, data, aux).sum(axis=2)
     return total / n_marginal

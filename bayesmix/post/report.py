@@ -56,7 +56,8 @@ def format_report(table: pd.DataFrame, design: Design, family, settings, extra: 
     event = extra.get("event")
     lines = [
         f" Family: {family.name} (link: {family.link})"
-        + (f"; event level {event!r} modelled as 1" if event is not None else ""),
+        + (f"; event level {event!r} modelled as 1" if event is not None else "")
+        + (f"; {extra['weights']}" if extra.get("weights") else ""),
         f"Formula: {design.formula.text}",
         f"   Data: {design.n_obs} observations"
         + (f" ({design.n_dropped} rows with missing values dropped)" if design.n_dropped else ""),
@@ -91,6 +92,11 @@ def format_report(table: pd.DataFrame, design: Design, family, settings, extra: 
         by_label = {names.b_label(t): t for t in design.terms}
         lines.append(_fmt_table(sub, [by_label[lab] for lab in sub.index]))
         lines.append("")
+    sub = table[table["class"] == "Intercept"]
+    if len(sub) and not design.has_intercept:
+        lines.append(f"Cutpoints on the {family.link} scale (Stata's /cut k, brms's Intercept[k]):")
+        lines.append(_fmt_table(sub, [f"cut{lab.split('[')[1].rstrip(']')}" for lab in sub.index]))
+        lines.append("")
     l2 = extra.get("level2")
     if l2 is not None and len(l2):
         for fname in dict.fromkeys(l2.index.get_level_values("factor")):
@@ -102,7 +108,7 @@ def format_report(table: pd.DataFrame, design: Design, family, settings, extra: 
             body = sub2.drop(columns=["gamma", "term"])
             lines.append(_fmt_table(body, labels))
             lines.append("")
-    sub = table[table["class"] == "sigma"]
+    sub = table[table["class"].isin(names.AUX_SCALARS)]
     if len(sub):
         lines.append("Family-specific parameters:")
         lines.append(_fmt_table(sub, list(sub.index)))

@@ -43,6 +43,7 @@ from bayesmix.core.predictor import coefficient_mean, coefficients, linear_predi
 from bayesmix.errors import argument_error
 from bayesmix.inference.diagnostics import quantiles
 from bayesmix.spec.design import Design
+from bayesmix.spec.families import aux_draws
 
 __all__ = ["Shrinkage", "shrinkage", "group_distribution", "no_pooling"]
 
@@ -75,10 +76,17 @@ class Shrinkage:
         return f"{self.text}\n\n{self.table.to_string(max_rows=20)}"
 
 
-def _fit_glm(family, y, Z, offset, data) -> tuple[np.ndarray, np.ndarray, str]:
-    """Maximum likelihood of ``y`` on ``Z`` with ``offset``: estimate, SE and a note ('' if fine)."""
+def _fit_glm(family, y, Z, offset, data, aux) -> tuple[np.ndarray, np.ndarray, str]:
+    """Maximum likelihood of ``y`` on ``Z`` with ``offset``: estimate, SE and a note ('' if fine).
+
+    Least squares for the Gaussian (of ``log y`` for the lognormal); otherwise the family's
+    log density maximised with its extra parameters (``aux``: shape, nu, cutpoints, ...)
+    fixed at their posterior means.
+    """
     k = Z.shape[1]
-    if family.has_sigma:
+    if family.name in ("gaussian", "lognormal"):
+        if family.name == "lognormal":
+            y = np.log(y)
         coef, *_ = np.linalg.lstsq(Z, y - offset, rcond=None)
         dof = len(y) - k
         if dof > 0:
@@ -101,7 +109,7 @@ def _fit_glm(family, y, Z, offset, data) -> tuple[np.ndarray, np.ndarray, str]:
             )
 
     def nll(beta):
-        return -float(np.sum(family.logpdf(y, offset + Z @ beta, data)))
+        return -float(np.sum(family.logpdf(y, offset + Z @ beta, data, aux)))
 
     res = optimize.minimize(nll, np.zeros(k), method="BFGS")
     coef = np.asarray(res.x)
@@ -113,7 +121,12 @@ def _fit_glm(family, y, Z, offset, data) -> tuple[np.ndarray, np.ndarray, str]:
 
 
 def _subset(response_data: dict, rows: np.ndarray) -> dict:
-    return {k: v[rows] for k, v in response_data.items() if isinstance(v, np.ndarray) and v.ndim == 1}
+    """The response arrays of some rows (per-row arrays subset, the rest kept)."""
+    n = len(response_data["y"])
+    return {
+        k: (v[rows] if isinstance(v, np.ndarray) and v.ndim == 1 and len(v) == n else v)
+        for k, v in response_data.items()
+    }
 
 
 def no_pooling(post, design: Design, family, response_data: dict, factor: str) -> pd.DataFrame:
@@ -126,6 +139,7 @@ def no_pooling(post, design: Design, family, response_data: dict, factor: str) -
     """
     f = design.factor(factor)
     y = np.asarray(response_data["y"], dtype=float)
+    aux = aux_means(post, family, response_data)
     # the offset: the posterior mean of eta with the other factors' effects, less this factor's
     # coefficients and its level-two terms (the part the group's own regression estimates)
     others = [g.name for g in design.factors if g.name != f.name]
@@ -143,18 +157,24 @@ def no_pooling(post, design: Design, family, response_data: dict, factor: str) -
             what = "fewer rows than coefficients" if len(sel) < k else "a predictor is constant in the group"
             est, se, note = np.full(k, np.nan), np.full(k, np.nan), f"no estimate ({what})"
         else:
-            est, se, note = _fit_glm(family, y[sel], Zj, offset[sel], _subset(response_data, sel))
+            est, se, note = _fit_glm(family, y[sel], Zj, offset[sel], _subset(response_data, sel), aux)
         for c, coef in enumerate(f.coefs):
             rows.append((level, coef, len(sel), est[c], se[c], note))
     out = pd.DataFrame(rows, columns=["level", "coef", "n", "no_pooling", "no_pooling_se", "note"])
     return out.set_index(["level", "coef"])
 
 
-def _complete_pooling(design: Design, family, response_data: dict) -> np.ndarray:
+def _complete_pooling(post, design: Design, family, response_data: dict) -> np.ndarray:
     """Population coefficients of one regression ignoring the groups (None-safe for no ``b``)."""
     offset = np.zeros(design.n_obs) if design.offset is None else np.asarray(design.offset, dtype=float)
-    est, _, _ = _fit_glm(family, np.asarray(response_data["y"], float), design.X, offset, response_data)
+    y = np.asarray(response_data["y"], float)
+    est, _, _ = _fit_glm(family, y, design.X, offset, response_data, aux_means(post, family, response_data))
     return est
+
+
+def aux_means(post, family, response_data: dict) -> dict:
+    """Posterior means of the family's extra parameters (numbers; cutpoints as a vector)."""
+    return {k: v.mean(axis=(0, 1)) for k, v in aux_draws(post, family, response_data, row_axes=0).items()}
 
 
 def group_distribution(post, design: Design, factor: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -264,7 +284,7 @@ def shrinkage(
     if not 0 < prob < 1:
         raise argument_error("prob", prob, "a number strictly between 0 and 1")
     factors = [design.factor(factor)] if factor is not None else list(design.factors)
-    b_cp = _complete_pooling(design, family, response_data)
+    b_cp = _complete_pooling(post, design, family, response_data)
     lo, hi = (1 - prob) / 2, 1 - (1 - prob) / 2
     frames = []
     b = post[names.B].transpose("chain", "draw", names.TERM).values if names.B in post else None

@@ -96,7 +96,9 @@ def parameter_table(
             f.name,
             lambda lab, f=f, p=pairs: names.cor_label(f.name, *p[lab[0]]),
         )
-    add(names.SIGMA, "sigma", "", lambda lab: names.SIGMA)
+    add(names.CUTPOINTS, "Intercept", "", lambda lab: f"{names.CUTPOINTS}[{lab[0]}]")
+    for aux in names.AUX_SCALARS:
+        add(aux, aux, "", lambda lab, aux=aux: aux)
     if ranef:
         for f in design.factors:
             add(names.r_var(f.name), "r", f.name, lambda lab, f=f: names.r_label(f.name, lab[0], lab[1]))

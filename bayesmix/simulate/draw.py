@@ -54,8 +54,26 @@ def draw_response(
     used = {d for dims, _ in data.values() for d in dims}
     point = xr.Dataset(data, coords={k: v for k, v in coords.items() if k in used})
     eta = linear_predictor(point, design)[0, 0]
-    sigma = None if tp.sigma is None else np.asarray(tp.sigma)
-    return np.asarray(family.random(eta, response_data, rng, sigma=sigma)), effects
+    data = response_data_for(response_data, tp)
+    return np.asarray(family.random(eta, data, rng, tp.aux)), effects
+
+
+def response_data_for(response_data: dict, tp: TrueParameters) -> dict:
+    """The prepared response arrays a simulation draws with.
+
+    An ordinal model simulated on a design (no labels) takes its number of categories
+    from the cutpoints given: categories ``1..K``.
+    """
+    cuts = tp.aux.get(names.CUTPOINTS)
+    scores = response_data.get("scores")
+    if cuts is not None and scores is not None and len(scores) != len(cuts) + 1:
+        if "labels" in response_data:
+            raise ArgumentError(
+                f"params gives {len(cuts)} cutpoints, but the response has {len(scores)} categories "
+                f"({list(response_data['labels'])}): give {len(scores) - 1}"
+            )
+        return response_data | {"scores": np.arange(1.0, len(cuts) + 2)}
+    return response_data
 
 
 def response_columns(design: Design) -> tuple[str, str | None]:
@@ -75,32 +93,27 @@ def response_columns(design: Design) -> tuple[str, str | None]:
     return expr.strip("`"), other
 
 
-def fill_response(data: pd.DataFrame, design: Design, y: np.ndarray, response_data: dict) -> pd.DataFrame:
+def fill_response(
+    data: pd.DataFrame, design: Design, y: np.ndarray, response_data: dict, family=None
+) -> pd.DataFrame:
     """A copy of the model's rows with the simulated response written in."""
     column, failures = response_columns(design)
     out = data.copy()
-    out[column] = y
+    out[column] = family.to_column(y, response_data) if family is not None else y
     if failures is not None:
         out[failures] = np.asarray(response_data["n"]) - y
     return out
 
 
-def with_placeholder(data: pd.DataFrame, response: str, family_name: str) -> pd.DataFrame:
+def with_placeholder(data: pd.DataFrame, response: str, family) -> pd.DataFrame:
     """``data`` with a stand-in response column (a design to simulate on has none yet).
 
-    Values valid for the family: standard normal (Gaussian; default priors are then on
-    a unit scale), alternating 0/1 (Bernoulli), 0 successes (binomial: the trials come
-    from the formula's other columns), 1 (Poisson).
+    Values valid for the family (:meth:`Family.placeholder`): standard normal (Gaussian;
+    default priors are then on a unit scale), alternating 0/1 (Bernoulli), 0 successes
+    (binomial: the trials come from the formula's other columns), 1 (counts), ...
     """
     out = data.copy()
-    n = len(out)
-    rng = np.random.default_rng(0)
-    out[response] = {
-        "gaussian": rng.standard_normal(n),
-        "bernoulli": np.arange(n) % 2,
-        "binomial": np.zeros(n, dtype=int),
-        "poisson": np.ones(n, dtype=int),
-    }.get(family_name, rng.standard_normal(n))
+    out[response] = family.placeholder(len(out), np.random.default_rng(0))
     return out
 
 
@@ -112,7 +125,7 @@ def simulate_frames(data: pd.DataFrame, design: Design, family, response_data: d
     frames = []
     for tp, rng in zip(tps, rngs, strict=True):
         y, effects = draw_response(design, family, response_data, tp, rng)
-        df = fill_response(data, design, y, response_data)
+        df = fill_response(data, design, y, response_data, family)
         df.attrs.update(params=tp.labels(design), effects=effects)
         frames.append(df)
     return frames

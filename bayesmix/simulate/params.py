@@ -5,7 +5,13 @@ Written nested::
     {"b": {"Intercept": 3, "x": 0.75},
      "sd": {"cluster": {"Intercept": 0.5, "x": 0.2}},    # or {"cluster": 0.5} for one coefficient
      "cor": {"cluster": 0.25},                            # or a k x k matrix; default 0
-     "sigma": 1.0}                                        # Gaussian only
+     "sigma": 1.0}                                        # the family's parameters
+
+The family's parameters besides the linear predictor go at the top level under brms's
+names: ``sigma`` (Gaussian, Student-t, lognormal), ``nu`` (Student-t), ``shape``
+(negative binomial, gamma), ``phi`` (beta), ``Intercept`` (the cutpoints of an ordinal
+model: a list of increasing numbers, ``K - 1`` for ``K`` categories; ``"Intercept[1]"`` ...
+in the flat form).
 
 or flat, in brms's labels (those of ``fit.summary()``): ``{"b_Intercept": 3, "b_x": 0.75,
 "sd_cluster__Intercept": 0.5, "cor_cluster__Intercept__x": 0.25, "sigma": 1}``.  Every
@@ -15,8 +21,9 @@ correlations are 0.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -40,14 +47,20 @@ class TrueParameters:
         Factor -> SDs of its varying coefficients, shape (k,).
     cor : dict
         Factor -> correlation matrix, shape (k, k).
-    sigma : float or None
-        Residual SD (Gaussian).
+    aux : dict
+        The family's parameters by name (``sigma``, ``nu``, ``shape``, ``phi`` as numbers,
+        the cutpoints ``Intercept`` as an increasing array).
     """
 
     b: np.ndarray
     sd: dict
     cor: dict
-    sigma: float | None
+    aux: dict = field(default_factory=dict)
+
+    @property
+    def sigma(self) -> float | None:
+        """The residual SD, if the family has one."""
+        return self.aux.get(names.SIGMA)
 
     def labels(self, design: Design) -> dict[str, float]:
         """The values under the brms labels of ``fit.summary()``'s index."""
@@ -57,8 +70,11 @@ class TrueParameters:
                 out[names.sd_label(f.name, c)] = float(self.sd[f.name][i])
             for i, j in f.cor_pairs():
                 out[names.cor_label(f.name, f.coefs[i], f.coefs[j])] = float(self.cor[f.name][i, j])
-        if self.sigma is not None:
-            out[names.SIGMA] = float(self.sigma)
+        for name, v in self.aux.items():
+            if name == names.CUTPOINTS:
+                out |= {f"{name}[{k + 1}]": float(c) for k, c in enumerate(np.atleast_1d(v))}
+            else:
+                out[name] = float(v)
         return out
 
 
@@ -75,13 +91,18 @@ def _flat_to_nested(params: Mapping, design: Design) -> dict:
                 f.name,
                 (f.coefs[i], f.coefs[j]),
             )
+    cuts: dict[int, object] = {}
     for key, value in params.items():
-        if key == names.SIGMA:
-            nested["sigma"] = value
+        if key in AUX_KEYS:
+            nested[key] = value
+            continue
+        m = re.fullmatch(r"Intercept\[(\d+)\]", str(key))
+        if m:
+            cuts[int(m.group(1))] = value
             continue
         if key not in by_label:
             raise argument_error(
-                "params", key, f"a parameter of this model: {sorted(by_label) + [names.SIGMA]}"
+                "params", key, f"a parameter of this model: {sorted(by_label) + list(AUX_KEYS)}"
             )
         kind, a, b = by_label[key]
         if kind == "b":
@@ -90,7 +111,15 @@ def _flat_to_nested(params: Mapping, design: Design) -> dict:
             nested["sd"].setdefault(a, {})[b] = value
         else:
             nested["cor"].setdefault(a, {})[b] = value
+    if cuts:
+        if sorted(cuts) != list(range(1, len(cuts) + 1)):
+            raise ArgumentError(f"params gives cutpoints {sorted(cuts)}; give Intercept[1] to Intercept[K-1]")
+        nested[names.CUTPOINTS] = [cuts[k] for k in sorted(cuts)]
     return nested
+
+
+#: top-level keys of the family's parameters
+AUX_KEYS = (*names.AUX_SCALARS, names.CUTPOINTS)
 
 
 def _number(value, what: str, positive: bool = False) -> float:
@@ -105,13 +134,19 @@ def _number(value, what: str, positive: bool = False) -> float:
     return x
 
 
-def true_parameters(params: Mapping, design: Design, family) -> TrueParameters:
-    """Check ``params`` against the design and align them (see the module docstring)."""
+def true_parameters(
+    params: Mapping, design: Design, family, response_data: dict | None = None
+) -> TrueParameters:
+    """Check ``params`` against the design and align them (see the module docstring).
+
+    ``response_data`` (the model's prepared response) gives an ordinal model's number of
+    categories; the cutpoints given set it when the model's data do not.
+    """
     if isinstance(params, TrueParameters):
         return params
     if not isinstance(params, Mapping):
         raise argument_error("params", type(params).__name__, "a dict of parameter values")
-    if not set(params) <= {"b", "sd", "cor", "sigma"}:
+    if not set(params) <= {"b", "sd", "cor", *AUX_KEYS}:
         params = _flat_to_nested(params, design)
     b_given = dict(params.get("b") or {})
     missing = [t for t in design.terms if t not in b_given]
@@ -175,14 +210,34 @@ def true_parameters(params: Mapping, design: Design, family) -> TrueParameters:
                     f"params['cor'][{f.name!r}] is not a valid correlation matrix (not positive definite)"
                 )
         cor[f.name] = R
-    sigma = None
-    if "sigma" in params and not family.has_sigma:
-        raise ArgumentError(f"params gives 'sigma', but a {family.name} model has no residual SD")
-    if family.has_sigma:
-        if "sigma" not in params:
-            raise ArgumentError("params needs 'sigma' (the residual SD) for a Gaussian model")
-        sigma = _number(params["sigma"], "sigma", positive=True)
-    return TrueParameters(b, sd, cor, sigma)
+    return TrueParameters(b, sd, cor, _aux_values(params, family, response_data))
+
+
+def _aux_values(params: Mapping, family, response_data: dict | None) -> dict:
+    """The family's parameters from ``params``: each one it has, none it lacks."""
+    wanted = {a.name: a for a in family.aux(response_data or {"scores": np.arange(3)})}
+    for key in AUX_KEYS:
+        if key in params and key not in wanted:
+            raise ArgumentError(
+                f"params gives {key!r}, but a {family.name} model has no such parameter"
+                + (f" (it has {sorted(wanted)})" if wanted else "")
+            )
+    out = {}
+    for name, a in wanted.items():
+        if name not in params:
+            raise ArgumentError(f"params needs {name!r} ({a.what}) for a {family.name} model")
+        if a.ordered:
+            c = np.atleast_1d(np.asarray(params[name], dtype=float))
+            if c.ndim != 1 or c.size < 1 or not np.all(np.isfinite(c)) or np.any(np.diff(c) <= 0):
+                raise argument_error(
+                    "params", f"Intercept={params[name]!r}", "an increasing list of finite cutpoints"
+                )
+            out[name] = c
+        else:
+            out[name] = _number(params[name], name, positive=True)
+            if out[name] <= 0:
+                raise argument_error("params", f"{name}={params[name]!r}", "a positive number")
+    return out
 
 
 def from_draws(post, design: Design, chain: int, draw: int) -> TrueParameters:
@@ -194,5 +249,7 @@ def from_draws(post, design: Design, chain: int, draw: int) -> TrueParameters:
         sd[f.name] = post[names.sd_var(f.name)].isel(pick).values
         c = post[names.cor_var(f.name)].isel(pick).values if f.cor_pairs() else None
         cor[f.name] = correlation_matrix(c, f.cor_pairs(), len(f.coefs))
-    sigma = float(post[names.SIGMA].isel(pick).values) if names.SIGMA in post else None
-    return TrueParameters(np.asarray(b, float), sd, cor, sigma)
+    aux = {v: float(post[v].isel(pick).values) for v in names.AUX_SCALARS if v in post}
+    if names.CUTPOINTS in post:
+        aux[names.CUTPOINTS] = np.asarray(post[names.CUTPOINTS].isel(pick).values, dtype=float)
+    return TrueParameters(np.asarray(b, float), sd, cor, aux)

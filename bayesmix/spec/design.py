@@ -112,6 +112,8 @@ class Design:
     level2 : tuple of Level2Term
         Population columns that are level-two predictors of a factor's varying
         coefficients (see :mod:`bayesmix.level2`).
+    intercept_dropped : bool
+        The formula's intercept was dropped (ordinal families); :meth:`encode` drops it too.
     """
 
     formula: FormulaSpec
@@ -127,6 +129,7 @@ class Design:
     level2: tuple = ()
     categories: tuple[tuple[str, tuple[str, ...]], ...] = ()
     columns: tuple[str, ...] = ()
+    intercept_dropped: bool = False
 
     @property
     def n_obs(self) -> int:
@@ -212,6 +215,8 @@ class Design:
                     f"({row_list(data.index, unseen)}); the fitted categories are {list(known)[:10]}"
                 )
         X = _materialize(self.fixed_spec, data, self.formula.text)
+        if self.intercept_dropped:
+            X = X[:, [j for j, t in enumerate(self.fixed_spec.column_names) if t != "Intercept"]]
         index, Zs = {}, {}
         for f in self.factors:
             labels = group_labels(data, f.columns)
@@ -366,6 +371,7 @@ def make_design(
     na_action: str = "drop",
     level2: Mapping | None = None,
     group_data: Mapping | None = None,
+    intercept: bool = True,
 ) -> Design:
     """Build the :class:`Design` of ``formula`` on ``data``.
 
@@ -383,6 +389,10 @@ def make_design(
     group_data : dict, optional
         Group-level frames per factor, keyed by the factor's levels (index or a
         column named like the factor); default: the columns of ``data``.
+    intercept : bool
+        False drops the formula's intercept column after encoding, for families whose
+        cutpoints take its place (ordinal): categorical predictors keep their
+        treatment contrasts, and a column confounded with the intercept is still found.
 
     Returns
     -------
@@ -493,6 +503,10 @@ def make_design(
     elif group_data:
         raise DataError("group_data is given but no level2 formulas use it")
     _rank_check(X, terms)
+    dropped = not intercept and "Intercept" in terms
+    if dropped:
+        keep = [j for j, t in enumerate(terms) if t != "Intercept"]
+        X, terms = X[:, keep], tuple(terms[j] for j in keep)
     level2_terms = detect(X, terms, factors)
 
     categories = tuple(
@@ -515,6 +529,7 @@ def make_design(
         level2=level2_terms,
         categories=categories,
         columns=tuple(used_cols),
+        intercept_dropped=dropped,
     )
 
 

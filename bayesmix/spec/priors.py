@@ -67,7 +67,9 @@ _ALIASES = {
     "t": "student_t",
 }
 
-CLASSES = ("Intercept", "b", "sd", "cor", "sigma")
+CLASSES = ("Intercept", "b", "sd", "cor", "sigma", "nu", "shape", "phi")
+#: classes of positive parameters (a real prior centred on 0 means its half version)
+POSITIVE_CLASSES = ("sd", "sigma", "nu", "shape", "phi")
 
 
 @dataclass(frozen=True)
@@ -234,7 +236,7 @@ def resolve_priors(
                 prior, source = overrides[key], key
                 used.add(key)
                 break
-        if cls in ("sd", "sigma"):
+        if cls in POSITIVE_CLASSES:
             try:
                 prior = prior.as_positive()
             except PriorError as exc:
@@ -307,7 +309,7 @@ def default_priors(
             defaults[name] = Prior("half_student_t", (3.0, sc.sd_scale))
         elif cls == "cor":
             defaults[name] = Prior("lkj", (1.0,))
-    if family.has_sigma:
-        params.append(("sigma", "sigma", ("sigma",)))
-        defaults["sigma"] = Prior("half_student_t", (3.0, sc.sigma_scale))
+    for name, prior in family.aux_priors(data).items():
+        params.append((name, name, (name,)))
+        defaults[name] = prior
     return resolve_priors(params, defaults, overrides)

@@ -100,7 +100,7 @@ def power(
     for c, (cell, cell_seq) in enumerate(zip(cells, seeds, strict=True)):
         model = make_model(**{k: v for k, v in cell.items() if k not in params})
         labels = dict(params) | {k: v for k, v in cell.items() if k in params}
-        tp = true_parameters(labels, model.design, model.family)
+        tp = true_parameters(labels, model.design, model.family, model.response_data)
         if target is not None and target not in tp.labels(model.design):
             raise argument_error(
                 "target", target, f"a parameter of the model: {sorted(tp.labels(model.design))}"

@@ -86,7 +86,7 @@ def recovery(
     """
     if not isinstance(n, int) or n < 1:
         raise argument_error("n", n, "a positive integer")
-    tp = true_parameters(params, model.design, model.family)
+    tp = true_parameters(params, model.design, model.family, model.response_data)
     settings = fit_settings(draws, tune, chains, workers, client, fit_kwargs)
     seeds = np.random.SeedSequence(seed).spawn(n)
     tasks = [
