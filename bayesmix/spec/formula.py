@@ -252,6 +252,16 @@ def parse_formula(text: str) -> FormulaSpec:
     if len(text) > MAX_LENGTH:
         raise FormulaError(f"the formula is longer than {MAX_LENGTH} characters", text, 0)
     _check_parens(text)
+    head = text.lstrip()
+    if head.startswith(("bf(", "brmsformula(")):
+        raise FormulaError(
+            "brms's bf() formulas are not supported: bayesmix models the mean (and for ordinal data "
+            "the cutpoints) with one formula; write the mean's formula alone, e.g. 'y ~ x + (1 | g)', "
+            "and choose the family (e.g. family='student'); distributional parts such as 'sigma ~ x' "
+            "are not available",
+            text,
+            text.index(head[0]),
+        )
     sides = _split_top(text, "~")
     if len(sides) == 1:
         raise FormulaError("the formula has no '~' separating response and predictors", text, 0)
