@@ -27,13 +27,17 @@ VERSION = "0.1.0"
 
 
 def frame_to_dataset(df: pd.DataFrame) -> xr.Dataset:
-    """A data frame as a Dataset over dim ``row`` (categories and column order in the attributes)."""
+    """A data frame as a Dataset over dim ``row`` (categories, their order and the column order in
+    the attributes)."""
     cats = {}
+    ordered = []
     data = {}
     for i, col in enumerate(df.columns):
         s = df[col]
         if isinstance(s.dtype, pd.CategoricalDtype):
             cats[str(col)] = [str(c) for c in s.cat.categories]
+            if s.cat.ordered:
+                ordered.append(str(col))
             s = s.astype(str)
         values = s.to_numpy()
         if values.dtype == object:
@@ -42,12 +46,14 @@ def frame_to_dataset(df: pd.DataFrame) -> xr.Dataset:
     ds = xr.Dataset(data, coords={"row": np.asarray(df.index)})
     ds.attrs["columns"] = json.dumps([str(c) for c in df.columns])
     ds.attrs["categories"] = json.dumps(cats)
+    ds.attrs["ordered"] = json.dumps(ordered)
     return ds
 
 
 def dataset_to_frame(ds: xr.Dataset) -> pd.DataFrame:
     columns = json.loads(ds.attrs["columns"])
     cats = json.loads(ds.attrs.get("categories", "{}"))
+    ordered = set(json.loads(ds.attrs.get("ordered", "[]")))
     out = {}
     for i, col in enumerate(columns):
         values = ds[f"col{i}"].values
@@ -55,7 +61,7 @@ def dataset_to_frame(ds: xr.Dataset) -> pd.DataFrame:
             values = values.astype(object)
         s = pd.Series(values, name=col)
         if col in cats:
-            s = pd.Series(pd.Categorical(s, categories=cats[col]), name=col)
+            s = pd.Series(pd.Categorical(s, categories=cats[col], ordered=col in ordered), name=col)
         out[col] = s
     frame = pd.DataFrame(out)
     frame.index = pd.Index(ds["row"].values)

@@ -180,10 +180,11 @@ def level2(post: xr.Dataset, design: Design, prob: float = 0.95) -> pd.DataFrame
             preds = [t for t in l2 if t.coef == coef]
             if not preds and coef not in design.terms:
                 continue
-            entries = ([("Intercept", coef)] if coef in design.terms else []) + [
-                (t.predictor, t.term) for t in preds
-            ]
-            for pi, (pred, term) in enumerate(entries):
+            has_own = coef in design.terms
+            entries = ([("Intercept", coef)] if has_own else []) + [(t.predictor, t.term) for t in preds]
+            # predictor indexes count from 1 (g01, g02, ...); 0 is the level-two intercept, also
+            # when it is absent (an ordinal model's cutpoints stand for it)
+            for pi, (pred, term) in enumerate(entries, start=0 if has_own else 1):
                 rows.append((f.name, coef, pred, f"g{ci}{pi}", term))
                 cols.append(b[..., design.terms.index(term)])
     if not rows:

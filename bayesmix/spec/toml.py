@@ -16,6 +16,8 @@ A spec has these tables; every key is checked (a typo is an error with a
     link = "logit"                # optional (probit for bernoulli)
     centered = "auto"             # or true/false, or a table: {Subject = true}
     na_action = "drop"            # or "raise"
+    weights = "w"                 # optional: a column of row weights
+    weights_kind = "frequency"    # or "analytic" (Gaussian)
 
     [level2.county]               # optional level-two formulas per factor and coefficient
     Intercept = "~ log_uranium"
@@ -52,7 +54,7 @@ __all__ = ["ModelSpec", "load_spec"]
 
 _TABLES = {"name", "data", "model", "priors", "sampler", "level2"}
 _DATA_KEYS = {"dataset", "path", "labels"}
-_MODEL_KEYS = {"formula", "family", "link", "centered", "na_action"}
+_MODEL_KEYS = {"formula", "family", "link", "centered", "na_action", "weights", "weights_kind"}
 _SAMPLER_KEYS = {"draws", "tune", "chains", "seed", "target_accept", "sampler", "cores", "adaptation"}
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
@@ -68,6 +70,8 @@ class ModelSpec:
     link: str | None = None
     centered: str | bool | dict = "auto"
     na_action: str = "drop"
+    weights: str | None = None
+    weights_kind: str = "frequency"
     dataset: str | None = None
     csv: Path | None = None
     labels: tuple[str, ...] = ()
@@ -106,6 +110,8 @@ class ModelSpec:
             "centered": self.centered,
             "na_action": self.na_action,
             "level2": self.level2 or None,
+            "weights": self.weights,
+            "weights_kind": self.weights_kind,
         }
 
 
@@ -194,6 +200,8 @@ def load_spec(path: str | Path) -> ModelSpec:
         link=model.get("link"),
         centered=model.get("centered", "auto"),
         na_action=_string(model.get("na_action", "drop"), "[model] na_action", path),
+        weights=_string(model["weights"], "[model] weights", path) if "weights" in model else None,
+        weights_kind=_string(model.get("weights_kind", "frequency"), "[model] weights_kind", path),
         dataset=data.get("dataset"),
         csv=csv,
         labels=tuple(labels),

@@ -15,6 +15,12 @@ the notebook shows:
   each; wage from ``wage ~ tenure + married + (tenure || occupation) + (tenure || occupation:age)``.
 - ``clinics.csv`` (``notebooks/planning.ipynb``): 30 clinics x 10 patients, systolic blood
   pressure from ``sbp ~ x + (1 | clinic)`` at the planning values.
+- ``parasites.csv`` (README, families): parasite counts of fish in 25 lakes, 6-14 fish
+  each, ``count ~ length + offset(log(days)) + (1 | lake)`` as negative binomial (shape 1.5;
+  ``days`` each fish was exposed).
+- ``ratings.csv`` (README, families): 1-5 ratings by 60 students of 12 courses (every
+  student rates every course), ``rating ~ workload + (1 | student) + (1 | course)`` as a
+  cumulative logit model (cutpoints -2, -0.7, 0.6, 2; ``workload`` a course property).
 
     python models/data/simulated.py
 """
@@ -47,6 +53,12 @@ WAGES = {
         "occupation:age": {"Intercept": 0.6, "tenure": 0.04},
     },
     "sigma": 1.2,
+}
+PARASITES = {"b": {"Intercept": -1.0, "length": 0.35}, "sd": {"lake": 0.6}, "shape": 1.5}
+RATINGS = {
+    "b": {"workload": -0.5},
+    "sd": {"student": 0.8, "course": 0.5},
+    "Intercept": [-2.0, -0.7, 0.6, 2.0],
 }
 CLINICS = {"b_Intercept": 130.0, "b_x": 3.0, "sd_clinic__Intercept": 8.0, "sigma": 15.0}
 
@@ -93,6 +105,27 @@ def clinics():
     return bm.Model.from_design("sbp ~ x + (1 | clinic)", d).simulate(CLINICS, seed=3)
 
 
+def parasites():
+    d = bm.simulate.design(
+        {"lake": 25}, rows=(6, 14), within={"length": "normal(0, 1)", "days": "uniform(5, 30)"}, seed=1
+    )
+    d["days"] = d["days"].round()
+    formula = "count ~ length + offset(np.log(days)) + (1 | lake)"
+    return bm.Model.from_design(formula, d, family="negbinomial").simulate(PARASITES, seed=2)
+
+
+def ratings():
+    rng = np.random.default_rng(5)
+    d = bm.simulate.design(
+        {"student": 60, "course": 12},
+        structure="crossed",
+        between={"course": {"workload": np.round(rng.normal(0, 1, 12), 2)}},
+        seed=5,
+    )
+    formula = "rating ~ workload + (1 | student) + (1 | course)"
+    return bm.Model.from_design(formula, d, family="cumulative").simulate(RATINGS, seed=6)
+
+
 if __name__ == "__main__":
     for name, make in [
         ("clusters_intercepts", clusters_intercepts),
@@ -100,6 +133,8 @@ if __name__ == "__main__":
         ("lexical_decision", lexical_decision),
         ("wages", wages),
         ("clinics", clinics),
+        ("parasites", parasites),
+        ("ratings", ratings),
     ]:
         df = make()
         df.attrs = {}

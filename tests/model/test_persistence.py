@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 import bayesmix as bm
+from bayesmix.post.serialize import dataset_to_frame, frame_to_dataset
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +126,12 @@ def test_a_loaded_fit_predicts_new_data_identically(small_fit, tmp_path):
         )
     with pytest.raises(bm.DataError, match="A COUNTY NOT FITTED"):
         loaded.predict(new)
+
+
+def test_ordered_categories_survive_the_file_format():
+    """An ordinal response given as ordered labels keeps its order through save/load."""
+    order = ["poor", "fair", "good"]
+    df = pd.DataFrame({"r": pd.Categorical(["good", "poor", "fair"], categories=order, ordered=True)})
+    back = dataset_to_frame(frame_to_dataset(df))
+    assert back["r"].cat.ordered and list(back["r"].cat.categories) == order
+    assert back["r"].tolist() == ["good", "poor", "fair"]
