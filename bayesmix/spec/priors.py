@@ -16,12 +16,18 @@ class          default
 ``cor``        ``lkj(1)`` (uniform over correlation matrices)
 =============  =====================================================
 
+The families' extra parameters have their own classes, with brms's defaults (see
+:mod:`bayesmix.spec.families`): ``nu`` (Student-t, ``gamma(2, 0.1)``), ``shape``
+(negative binomial and gamma, ``gamma(0.01, 0.01)``), ``phi`` (beta, ``gamma(0.01, 0.01)``);
+for ordinal models ``Intercept`` is the class of the cutpoints (``student_t(3, 0, 2.5)``,
+one prior for all, on the cutpoints of the centred design as brms does).
+
 Overrides are a dict whose keys name a class (``"b"``, ``"sd"``, ``"cor"``,
-``"sigma"``, ``"Intercept"``) or one parameter in brms's naming
+``"sigma"``, ``"Intercept"``, ``"nu"``, ``"shape"``, ``"phi"``) or one parameter in brms's naming
 (``"b_Days"``, ``"sd_Subject"``, ``"sd_Subject__Days"``, ``"cor_Subject"``)
 and whose values are :class:`Prior` objects or strings such as
-``"student_t(3, 0, 10)"``.  The most specific key wins.  For SDs and sigma a
-``normal``, ``student_t`` or ``cauchy`` centred on 0 means its half version,
+``"student_t(3, 0, 10)"``.  The most specific key wins.  For SDs, sigma, nu, shape and
+phi a ``normal``, ``student_t`` or ``cauchy`` centred on 0 means its half version,
 as in brms.
 """
 
