@@ -53,6 +53,10 @@ def parameter_draws(post, design: Design) -> dict[str, np.ndarray]:
     for aux in names.AUX_SCALARS:
         if aux in post:
             out[aux] = post[aux].values.ravel()
+    if names.CUTPOINTS in post:
+        cuts = post[names.CUTPOINTS].transpose("chain", "draw", names.CUTPOINT).values
+        for k in range(cuts.shape[-1]):
+            out[f"{names.CUTPOINTS}[{k + 1}]"] = cuts[..., k].ravel()
     return out
 
 

@@ -132,3 +132,14 @@ def test_frequency_weights_equal_repeated_rows():
         a, b = weighted.loc[label], expanded.loc[label]
         assert abs(a["mean"] - b["mean"]) < 0.2 * b["sd"], label
         assert abs(a["sd"] / b["sd"] - 1) < 0.15, label
+
+
+def test_simulation_studies_run_on_an_ordinal_model():
+    """A recovery study reports the cutpoints like every other parameter (no failed fits)."""
+    model = bm.Model.from_design(FORMULA, design(), family="cumulative")
+    res = bm.studies.recovery(
+        model, truth("cumulative"), n=2, seed=7, draws=100, tune=100, workers=1, progress=False
+    )
+    assert res.fits["error"].isna().all(), res.fits["error"].tolist()
+    assert {"Intercept[1]", "Intercept[2]", "Intercept[3]", "b_x"} <= set(res.summary.index)
+    np.testing.assert_allclose(res.summary.loc[["Intercept[1]", "Intercept[3]"], "true"], [-1.0, 1.2])
