@@ -128,3 +128,29 @@ def test_simulation_needs_the_family_parameters(df):
         o.simulate({"b": {"x": 0.5}, "sd": {"g": 0.3}, "Intercept": [0.0, -1.0, 1.0, 2.0]}, seed=1)
     sim = o.simulate({"b": {"x": 0.5}, "sd": {"g": 0.3}, "Intercept": [-1.0, 0.0, 1.0, 2.0]}, seed=1)
     assert set(sim["rating"]) <= {1, 2, 3, 4, 5}
+
+
+@pytest.mark.parametrize(
+    "family, response",
+    [
+        ("student", "y"),
+        ("lognormal", "y"),
+        ("gamma", "y"),
+        ("beta", "prop"),
+        ("negbinomial", "count"),
+        ("cumulative", "rating"),
+    ],
+)
+def test_every_family_builds_with_uncorrelated_nested_and_level_two_terms(df, family, response):
+    """Graphs build (no sampling) for ||-bars, nested factors and a level-two predictor."""
+    df = df.assign(h=np.tile(list("xy"), 20), z=df.g.map({"a": -1.0, "b": 0.0, "c": 0.5, "d": 1.5}))
+    formula = f"{response} ~ x + z + (x || g) + (1 | g:h)"
+    m = bm.Model(formula, df, family=family)
+    assert [t.term for t in m.design.level2] == ["z"]  # z is constant within g: a level-two predictor
+    free = set(m.built.free_names)
+    assert {"sd_g", "sd_g:h"} <= free
+    assert ("_Intercept_c" in free) == (family != "cumulative")  # cutpoints replace the intercept
+    extra = {"student": {"sigma", "nu"}, "lognormal": {"sigma"}, "gamma": {"shape"}, "beta": {"phi"}}
+    extra |= {"negbinomial": {"shape"}, "cumulative": {"Intercept"}}
+    assert extra[family] <= set(m.built.aux)
+    assert set(m.built.centered) == {"g", "g:h"}
