@@ -360,6 +360,7 @@ class Fit:
                 else None,
                 "chains": self.idata["posterior"].sizes["chain"],
                 "event": self.model.response_data.get("event"),
+                "response_data": self.model.response_data,
                 "weights": (
                     f"{self.model.weights_kind} weights {self.model.weights!r}"
                     if self.model.weights

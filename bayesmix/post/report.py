@@ -55,7 +55,7 @@ def format_report(table: pd.DataFrame, design: Design, family, settings, extra: 
     """
     event = extra.get("event")
     lines = [
-        f" Family: {family.name} (link: {family.link})"
+        f" Family: {family.describe(extra.get('response_data') or {})}"
         + (f"; event level {event!r} modelled as 1" if event is not None else "")
         + (f"; {extra['weights']}" if extra.get("weights") else ""),
         f"Formula: {design.formula.text}",

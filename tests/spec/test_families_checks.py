@@ -154,3 +154,14 @@ def test_every_family_builds_with_uncorrelated_nested_and_level_two_terms(df, fa
     extra |= {"negbinomial": {"shape"}, "cumulative": {"Intercept"}}
     assert extra[family] <= set(m.built.aux)
     assert set(m.built.centered) == {"g", "g:h"}
+
+
+def test_family_lines_say_what_the_extra_parameters_are():
+    from_name = bm.spec.families.get_family
+    assert from_name("gaussian").describe({}) == "gaussian (link: identity)"
+    assert from_name("negbinomial").describe({}) == "negbinomial (link: log; shape: variance mu + mu^2/shape)"
+    assert (
+        from_name("cumulative", "probit").describe({"scores": [1, 2, 3]})
+        == "cumulative (link: probit; 2 cutpoints)"
+    )
+    assert "on log y" in from_name("lognormal").describe({})

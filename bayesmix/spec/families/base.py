@@ -276,6 +276,10 @@ class Family:
         return None
 
     def describe(self, data: dict) -> str:
-        """The report's family line: name, link and what the extra parameters are."""
-        extra = ", ".join(f"{a.name}: {a.what}" for a in self.aux(data))
-        return f"{self.name} (link: {self.link}" + (f"; {extra})" if extra else ")")
+        """The report's family line: name, link and what the extra parameters mean.
+
+        ``sigma`` is left out (the report's table names it); e.g. ``negbinomial (link: log;
+        shape: variance mu + mu^2/shape)``, ``cumulative (link: logit; 4 cutpoints)``.
+        """
+        extra = [a.what if a.ordered else f"{a.name}: {a.what}" for a in self.aux(data) if a.name != "sigma"]
+        return f"{self.name} (link: {self.link}" + (f"; {'; '.join(extra)})" if extra else ")")

@@ -167,7 +167,7 @@ class Gamma(Family):
         return PriorScales(float(np.log(np.mean(data["y"]))), 2.5, 2.5, 2.5)
 
     def aux(self, data):
-        return (Aux("shape", "shape (variance mu^2/shape)"),)
+        return (Aux("shape", "variance mu^2/shape"),)
 
     def aux_priors(self, data):
         return {"shape": Prior("gamma", (0.01, 0.01))}
@@ -223,11 +223,14 @@ class LogNormal(Family):
     def placeholder(self, n, rng):
         return np.exp(rng.standard_normal(n))
 
+    def describe(self, data):
+        return f"{self.name} (link: identity, on log y)"
+
     def prior_scales(self, data):
         return _sd_scales(np.log(data["y"]))
 
     def aux(self, data):
-        return (Aux("sigma", "SD of log(y)"),)
+        return (Aux("sigma", "SD of log y"),)
 
     def aux_priors(self, data):
         return {"sigma": Prior("half_student_t", (3.0, float(np.std(np.log(data["y"]), ddof=1))))}
@@ -294,7 +297,7 @@ class Beta(Family):
         return np.full(n, 0.5)
 
     def aux(self, data):
-        return (Aux("phi", "precision (variance mu(1-mu)/(1+phi))"),)
+        return (Aux("phi", "variance mu(1-mu)/(1+phi)"),)
 
     def aux_priors(self, data):
         return {"phi": Prior("gamma", (0.01, 0.01))}

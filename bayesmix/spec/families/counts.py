@@ -77,7 +77,7 @@ class NegativeBinomial(Poisson):
     dispersed: ClassVar[bool] = True
 
     def aux(self, data):
-        return (Aux("shape", "shape (variance mu + mu^2/shape)"),)
+        return (Aux("shape", "variance mu + mu^2/shape"),)
 
     def aux_priors(self, data):
         return {"shape": Prior("gamma", (0.01, 0.01))}
