@@ -21,7 +21,9 @@ Graph layout (all vectorised; no Python loop over rows or groups):
 
 Variables a user reads: ``b`` (dims ``term``), ``sd_<factor>`` (dims
 ``<factor>__coef``), ``cor_<factor>`` (dims ``<factor>__cor``), ``r_<factor>``
-(dims ``<factor>``, ``<factor>__coef``) and ``sigma``.  Variables whose names
+(dims ``<factor>``, ``<factor>__coef``) and the family's parameters (``sigma``, ``nu``,
+``shape``, ``phi``; an ordinal model's cutpoints ``Intercept``, dim ``cutpoint``, with no
+population intercept: ``eta = (X - mean(X)) @ b``).  Variables whose names
 start with ``_`` are the sampler's internal coordinates (all names: :mod:`bayesmix.core.names`).
 """
 
@@ -310,7 +312,7 @@ def build_model(
 def _aux_rvs(family: Family, data: dict, priors: PriorSet, parts: dict, shift) -> dict:
     """The family's extra parameters as random variables, by name.
 
-    Cutpoints are sampled for the centred design (``_Intercept_c``, increasing); the
+    Cutpoints are sampled for the centred design (``_Intercept_cut``, increasing); the
     reported ``Intercept`` adds back ``mean(X) @ b`` when ``shift`` = (xbar, b) is given.
     """
     out = {}
