@@ -152,6 +152,8 @@ class Family:
     #: whether an observation-level parameter (a residual SD, shape, precision) absorbs
     #: row-level variation, so that a factor with a level per row is not identified
     dispersed: ClassVar[bool] = False
+    #: whether the family has a residual SD ``sigma`` on the linear predictor's scale
+    has_sigma: ClassVar[bool] = False
 
     def __post_init__(self):
         if self.link not in self.links:
@@ -187,10 +189,6 @@ class Family:
         """Default prior of each :meth:`aux` parameter."""
         return {}
 
-    @property
-    def has_sigma(self) -> bool:
-        """Whether the family has a residual SD ``sigma`` on the linear predictor's scale."""
-        return False
 
     @property
     def has_intercept(self) -> bool:

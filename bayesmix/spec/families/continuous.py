@@ -53,10 +53,7 @@ class Gaussian(Family):
     name: str = "gaussian"
     link: str = "identity"
     dispersed: ClassVar[bool] = True
-
-    @property
-    def has_sigma(self):
-        return True
+    has_sigma: ClassVar[bool] = True
 
     def prepare(self, y, other, kind="plain"):
         no_trials(other)
@@ -208,10 +205,7 @@ class LogNormal(Family):
     link: str = "identity"  # of log(y); brms calls it identity too
     links: ClassVar[tuple[str, ...]] = ("identity",)
     dispersed: ClassVar[bool] = True
-
-    @property
-    def has_sigma(self):
-        return True
+    has_sigma: ClassVar[bool] = True
 
     def prepare(self, y, other, kind="plain"):
         no_trials(other)
