@@ -154,6 +154,8 @@ class Family:
     dispersed: ClassVar[bool] = False
     #: whether the family has a residual SD ``sigma`` on the linear predictor's scale
     has_sigma: ClassVar[bool] = False
+    #: extra arguments of the observed variable's constructor (not of its ``.dist``)
+    observed_options: ClassVar[dict] = {}
 
     def __post_init__(self):
         if self.link not in self.links:
@@ -189,7 +191,6 @@ class Family:
         """Default prior of each :meth:`aux` parameter."""
         return {}
 
-
     @property
     def has_intercept(self) -> bool:
         """Whether the linear predictor has an intercept (ordinal families use cutpoints instead)."""
@@ -219,7 +220,7 @@ class Family:
         w = data.get("weights")
         if w is not None and data.get("weights_kind") != "analytic":
             return pm.Potential("obs", pm.math.sum(w * pm.logp(cls.dist(**kwargs), data["y"])))
-        return cls("obs", **kwargs, observed=data["y"])
+        return cls("obs", **kwargs, **self.observed_options, observed=data["y"])
 
     # ---- numpy side
     def inverse_link(self, eta):

@@ -35,6 +35,8 @@ class Cumulative(Family):
     name: str = "cumulative"
     link: str = "logit"
     links: ClassVar[tuple[str, ...]] = ("logit", "probit")
+    #: no per-row category probabilities stored in the trace
+    observed_options: ClassVar[dict] = {"compute_p": False}
 
     @property
     def has_intercept(self):
@@ -113,13 +115,6 @@ class Cumulative(Family):
     def distribution(self, eta, data, aux):
         cls = pm.OrderedProbit if self.link == "probit" else pm.OrderedLogistic
         return cls, {"eta": eta, "cutpoints": aux["Intercept"]}
-
-    def observe(self, eta, data, aux):
-        w = data.get("weights")
-        cls, kwargs = self.distribution(eta, data, aux)
-        if w is not None:
-            return pm.Potential("obs", pm.math.sum(w * pm.logp(cls.dist(**kwargs), data["y"])))
-        return cls("obs", **kwargs, compute_p=False, observed=data["y"])
 
     def _log_cdf(self, x):
         return special.log_ndtr(x) if self.link == "probit" else special.log_expit(x)
