@@ -8,7 +8,8 @@ and returns an ArviZ DataTree of the raw draws (internal variables included) wit
 what an interrupted run becomes (by default: :class:`KeyboardInterrupt`).
 
 * :class:`NutpieEngine` -- Rust NUTS on the numba-compiled log density, compiled
-  through a :class:`~bayesmix.inference.compiled.CompileCache`;
+  through a :class:`~bayesmix.inference.compiled.CompileCache`, or, for the models
+  :mod:`bayesmix.inference.native` covers, its one precompiled callback;
 * :class:`PyMCEngine` -- PyMC's own NUTS.
 """
 
@@ -24,7 +25,8 @@ import pymc as pm
 import pytensor
 
 from bayesmix.errors import SamplingError
-from bayesmix.inference.compiled import DEFAULT_CACHE, CompileCache
+from bayesmix.inference.compiled import DEFAULT_CACHE, CompileCache, private_api_available
+from bayesmix.inference.native import Program, compile_program
 
 __all__ = ["Engine", "EngineRun", "Interrupted", "NutpieEngine", "PyMCEngine", "ENGINES", "get_engine"]
 
@@ -53,8 +55,14 @@ class Engine:
 
     name: str = ""
 
-    def run(self, model: pm.Model, keep: list[str], settings, seed: int) -> EngineRun:
-        """Sample ``model`` storing the variables ``keep``; see the module docstring."""
+    def run(
+        self, model: pm.Model, keep: list[str], settings, seed: int, native: Program | None = None
+    ) -> EngineRun:
+        """Sample ``model`` storing the variables ``keep``; see the module docstring.
+
+        ``native`` is the model's :class:`~bayesmix.inference.native.Program` when it has one:
+        an engine that can evaluate it needs no compile of the model's graph.
+        """
         raise NotImplementedError
 
 
@@ -71,10 +79,13 @@ class NutpieEngine(Engine):
     def __init__(self, cache: CompileCache | None = None):
         self.cache = cache
 
-    def run(self, model, keep, settings, seed):
+    def run(self, model, keep, settings, seed, native=None):
         t0 = time.perf_counter()
         try:
-            compiled = (self.cache or DEFAULT_CACHE).compile(model, var_names=keep)
+            if native is not None and private_api_available():
+                compiled = compile_program(model, native)
+            else:
+                compiled = (self.cache or DEFAULT_CACHE).compile(model, var_names=keep)
         except (RuntimeError, FloatingPointError, ValueError) as exc:
             raise SamplingError(f"compiling the model failed ({_failure(exc)})") from None
         t1 = time.perf_counter()
@@ -107,7 +118,7 @@ class PyMCEngine(Engine):
 
     name = "pymc"
 
-    def run(self, model, keep, settings, seed):
+    def run(self, model, keep, settings, seed, native=None):
         # PyMC catches Ctrl-C itself, ends the chain it is on and goes on to the next one: a
         # flag set by our SIGINT handler makes every later draw raise again, so all chains stop
         hit = {"sigint": False}

@@ -24,6 +24,7 @@ from bayesmix.inference.compiled import CompileCache
 from bayesmix.inference.diagnostics import rhat_and_ess_bulk
 from bayesmix.inference.engines import EngineRun, Interrupted, get_engine
 from bayesmix.inference.expand import expand_posterior
+from bayesmix.inference.native import program as native_program
 from bayesmix.spec.design import Design
 
 __all__ = ["SamplerSettings", "sample", "convergence_report", "check_seed", "stuck_chains"]
@@ -156,7 +157,8 @@ def sample(
     engine = get_engine(settings.sampler, cache)
     interrupted = None
     try:
-        run = engine.run(model, built.free_names, settings, seed)
+        prog = native_program(built, design, built.free_names) if engine.name == "nutpie" else None
+        run = engine.run(model, built.free_names, settings, seed, native=prog)
         raw = run.idata
     except SamplingError as exc:
         raise SamplingError(
