@@ -507,6 +507,10 @@ class Model:
             with a warning.
         cache : CompileCache, optional
             Where the compiled model is kept and looked up (default: the process's cache).
+            Models with one grouping factor and their group effects integrated out need no
+            compiled graph: by default they are sampled through one log-density callback
+            compiled once per machine (:mod:`bayesmix.inference.native`); given a cache,
+            they are compiled through it like any other model.
 
         Returns
         -------

@@ -144,7 +144,7 @@ DEFAULT_CACHE = CompileCache()
 
 def compile_nutpie(model, var_names=None, cache: CompileCache | None = None):
     """Compile ``model`` for nutpie through ``cache`` (default :data:`DEFAULT_CACHE`)."""
-    return (cache or DEFAULT_CACHE).compile(model, var_names)
+    return (cache if cache is not None else DEFAULT_CACHE).compile(model, var_names)
 
 
 def structure_key(model, var_names=None, logp=None) -> str:

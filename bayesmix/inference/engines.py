@@ -82,10 +82,12 @@ class NutpieEngine(Engine):
     def run(self, model, keep, settings, seed, native=None):
         t0 = time.perf_counter()
         try:
-            if native is not None and private_api_available():
+            # a cache given explicitly asks for the compiled graph (it is what the cache holds)
+            if native is not None and self.cache is None and private_api_available():
                 compiled = compile_program(model, native)
             else:
-                compiled = (self.cache or DEFAULT_CACHE).compile(model, var_names=keep)
+                cache = self.cache if self.cache is not None else DEFAULT_CACHE  # an empty cache is falsy
+                compiled = cache.compile(model, var_names=keep)
         except (RuntimeError, FloatingPointError, ValueError) as exc:
             raise SamplingError(f"compiling the model failed ({_failure(exc)})") from None
         t1 = time.perf_counter()

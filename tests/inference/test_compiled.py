@@ -48,14 +48,16 @@ def test_structure_key_ignores_data_values_but_not_structure():
 
 @pytest.mark.parametrize("collapse, n_groups", [(True, 12), (True, 15), (False, 12)])
 def test_refit_on_new_data_reuses_the_compiled_function_and_gives_the_fresh_draws(collapse, n_groups):
+    # a cache passed explicitly: one-factor collapsed models would otherwise take the native path
+    cache = cmod.CompileCache()
     model = bm.Model("y ~ x + (1 | g)", _data(1))
-    first = model.fit(collapse=collapse, **KW)
+    first = model.fit(collapse=collapse, cache=cache, **KW)
     new = model.with_data(_data(2, n_groups))
     built = new.built_collapsed if collapse else new.built
-    assert cmod.structure_key(built.model, built.free_names) in cmod.DEFAULT_CACHE
-    hits_before = _reuse_count()
-    refit = new.fit(collapse=collapse, **KW)
-    assert _reuse_count() == hits_before + 1
+    assert cmod.structure_key(built.model, built.free_names) in cache
+    hits_before = cache.reused
+    refit = new.fit(collapse=collapse, cache=cache, **KW)
+    assert cache.reused == hits_before + 1
     # a fresh cache forces a fresh compile of the same model
     fresh = bm.Model("y ~ x + (1 | g)", _data(2, n_groups)).fit(
         collapse=collapse, cache=cmod.CompileCache(), **KW
@@ -64,10 +66,6 @@ def test_refit_on_new_data_reuses_the_compiled_function_and_gives_the_fresh_draw
         np.testing.assert_array_equal(refit.posterior[var].values, fresh.posterior[var].values)
     # and the new data did change the answer
     assert not np.allclose(first.posterior["b"].values, refit.posterior["b"].values)
-
-
-def _reuse_count() -> int:
-    return cmod.DEFAULT_CACHE.reused
 
 
 def test_the_public_nutpie_path_samples_the_same_draws():
@@ -113,14 +111,21 @@ def test_a_second_process_loads_the_callbacks_from_disk():
     assert runs[1] == ["CachedCompiledModel", "1", "1"], runs
 
 
-def test_same_seed_same_draws_whether_compiled_afresh_or_loaded_from_the_cache(tmp_path):
+@pytest.mark.parametrize(
+    "dataset, formula",
+    [
+        ("penicillin", "diameter ~ 1 + (1 | plate) + (1 | sample)"),  # a compiled graph
+        ("sleepstudy", "Reaction ~ Days + (Days | Subject)"),  # the native callback
+    ],
+)
+def test_same_seed_same_draws_whether_compiled_afresh_or_loaded_from_the_cache(tmp_path, dataset, formula):
     # With numba's fast-math flags a process that compiled the functions and one that loaded
     # them from the disk cache drew different last bits for the same seed; bit-for-bit here.
     script = textwrap.dedent(
-        """
+        f"""
         import numpy as np
         import bayesmix as bm
-        m = bm.Model("diameter ~ 1 + (1 | plate) + (1 | sample)", bm.datasets.load("penicillin"))
+        m = bm.Model("{formula}", bm.datasets.load("{dataset}"))
         fit = m.fit(draws=20, tune=200, chains=1, seed=11, progressbar=False, check=False)
         post = fit.posterior
         print(" ".join(float(np.asarray(post[v]).ravel()[-1]).hex() for v in sorted(post.data_vars)))
