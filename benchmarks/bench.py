@@ -259,10 +259,21 @@ WORKERS = {"bayesmix": worker_bayesmix, "pymc": worker_pymc, "bambi": worker_bam
 # --------------------------------------------------------------------------------------------- driver
 
 
-def run_one(system: str, key: str, spec, cache_dir: Path) -> dict:
+def cache_env(cache_dir: Path) -> dict:
     env = dict(os.environ)
     env["PYTENSOR_FLAGS"] = f"base_compiledir={cache_dir / 'pytensor'}"
     env["NUMBA_CACHE_DIR"] = str(cache_dir / "numba")
+    return env
+
+
+def install_step(cache_dir: Path) -> None:
+    """The compile `.ci/setup` runs once at installation (the native callback), into ``cache_dir``."""
+    code = "from bayesmix.inference import native; native.callbacks()"
+    subprocess.run([sys.executable, "-c", code], check=True, env=cache_env(cache_dir), cwd=ROOT)
+
+
+def run_one(system: str, key: str, spec, cache_dir: Path) -> dict:
+    env = cache_env(cache_dir)
     t0 = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, __file__, "--worker", system, json.dumps(spec)],
@@ -309,7 +320,7 @@ def write_results(rows: list[dict], path: Path, header: str) -> None:
         "",
         "Each row is one fresh process: 4 chains x 1000 draws after 1000 tuning steps. `wall` is the process's",
         "end-to-end time (import, data, build, compile, sample, summary); `cold` = empty PyTensor compile dir and",
-        "empty NUMBA_CACHE_DIR (numba caches kept by installed libraries themselves are not cleared), `warm` =",
+        "empty NUMBA_CACHE_DIR (numba caches kept by installed libraries themselves are not cleared), `installed` = empty caches after the one compile `.ci/setup` runs at installation (bayesmix's native callback), `warm` =",
         "cache filled by an identical earlier run. bayesmix's compile includes building the graph. grad/s = post-warmup leapfrog steps / sampling seconds x 2",
         "(tuning takes as many draws again: an estimate). ESS/s = min bulk ESS / sampling seconds.",
         "",
@@ -386,15 +397,19 @@ def targets_section(rows: list[dict]) -> list[str]:
     missed = []
     for model, kind in TARGETS.items():
         warm, cold = by.get((model, "bayesmix", "warm")), by.get((model, "bayesmix", "cold"))
+        installed = by.get((model, "bayesmix", "installed"))
         bambi = by.get((model, "bambi", "warm"))
         if warm is None:
             continue
         checks = []  # (what, value, bound, higher_is_better, unit, decimals)
         if kind == "small":
+            # issue 15's targets: a first fit <= 12 s, warm <= 4 s
             if cold is not None:
-                checks.append(("end to end, empty cache", cold["wall"], 30.0, False, " s", 1))
-            checks.append(("end to end, warm cache", warm["wall"], 8.0, False, " s", 1))
-            runs = [r for r in (cold, warm) if r is not None]
+                checks.append(("end to end, empty caches", cold["wall"], 12.0, False, " s", 1))
+            if installed is not None:
+                checks.append(("end to end, caches as installed", installed["wall"], 12.0, False, " s", 1))
+            checks.append(("end to end, warm cache", warm["wall"], 4.0, False, " s", 1))
+            runs = [r for r in (cold, installed, warm) if r is not None]
             checks.append(("min bulk ESS", min(r["min_ess"] for r in runs), 2000.0, True, "", 0))
             if bambi is not None:
                 ratio = (warm["min_ess"] / warm["sampling"]) / (bambi["min_ess"] / bambi["sampling"])
@@ -511,14 +526,18 @@ def main() -> int:
             if system != "bayesmix" and key.startswith(("scale_100000_", "scale_1000000_")):
                 continue  # peers take minutes per fit from 1e5 rows on: compared up to 1e4
             caches = [] if args.no_cold or key.startswith("scale_") else ["cold"]
+            if caches and system == "bayesmix":
+                caches.append("installed")
             for cache in caches + ["warm"]:
-                if cache == "cold":
+                if cache in ("cold", "installed"):
                     d = Path(tempfile.mkdtemp(prefix="bench-cold-"))
+                    if cache == "installed":  # what `.ci/setup` compiles at installation, nothing more
+                        install_step(d)
                 else:
                     d = CACHE / system
                     run_one(system, key, spec, d)  # fill (or refresh) the warm cache
                 r = run_one(system, key, spec, d)
-                if cache == "cold":
+                if cache in ("cold", "installed"):
                     shutil.rmtree(d, ignore_errors=True)
                 r["cache"] = cache
                 rows.append(r)

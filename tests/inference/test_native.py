@@ -77,3 +77,18 @@ def test_fit_through_the_native_path_matches_lme4_scale(data):
     assert abs(s.loc["b_Days", "mean"] - 10.47) < 0.5
     assert abs(s.loc["b_Intercept", "mean"] - 251.4) < 2.0
     assert s["rhat"].max() <= 1.01
+
+
+def test_a_singular_covariance_is_minus_infinity_not_a_number(data):
+    # a correlation of exactly 1 (the CPC's logit past ~37) makes the covariance singular: the
+    # density must be -inf there (nutpie then rejects the step), never a finite number
+    m = bm.Model("Reaction ~ Days + (Days | Subject)", data)
+    built = m.built_collapsed
+    prog = native.program(built, m.design, built.free_names)
+    model = built.model
+    start = model.initial_point()
+    names_ = [model.rvs_to_values[rv].name for rv in model.free_RVs]
+    point = dict(start, **{"_cpc_Subject_logodds__": np.array([60.0])})
+    x = np.concatenate([np.ravel(point[n]) for n in names_])
+    value, _ = native.evaluate(prog, x)
+    assert value == -np.inf

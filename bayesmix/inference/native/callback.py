@@ -21,7 +21,7 @@ from bayesmix.inference.native.program import TABLE_LEN, Program, table
 
 __all__ = ["callbacks", "evaluate", "logp_callback", "expand_callback"]
 
-_SOURCE_VERSION = "1"
+_SOURCE_VERSION = "2"
 
 # ------------------------------------------------------------------------------- the callback
 #
@@ -33,7 +33,7 @@ _LOG_2 = math.log(2.0)
 _LOG_PI = math.log(math.pi)
 
 
-@numba.njit(fastmath=False, cache=False)
+@numba.njit(fastmath=False, cache=False, error_model="numpy")
 def _prior(d, v, a, b, c):
     if d == 0:  # normal(mu=a, sigma=b)
         z = (v - a) / b
@@ -89,7 +89,7 @@ def _prior(d, v, a, b, c):
     return lp, (a - 1.0) / v - (b - 1.0) / (1.0 - v)
 
 
-@numba.njit(fastmath=False, cache=False)
+@numba.njit(fastmath=False, cache=False, error_model="numpy")
 def _constrain(code, x, v):
     """Constrained values ``v`` of ``x`` and the log-Jacobian's total; returns it."""
     logjac = 0.0
@@ -109,7 +109,7 @@ def _constrain(code, x, v):
     return logjac
 
 
-@numba.njit(fastmath=False, cache=False)
+@numba.njit(fastmath=False, cache=False, error_model="numpy")
 def _density(
     x,
     grad,
@@ -170,7 +170,7 @@ def _density(
     ll, g_theta, g_Sigma, g_sigma = _KERNEL(theta, Sigma, sigma, N, yty, Dty, DtD, ZtZ, ZtD, Zty)
     total += ll.item()
     if not np.isfinite(total):
-        return total
+        return -np.inf  # outside the support or a singular covariance (NaN included)
     for a in range(p):
         g_v[theta_idx[a]] += g_theta[a]
     g_v[sigma_idx[0]] += g_sigma.item()
@@ -298,8 +298,8 @@ def callbacks():
     sig_expand = t.int64(t.uint64, t.uint64, t.CPointer(t.double), t.CPointer(t.double), t.voidptr)
     CACHED_SRC_FUNCTIONS[logp_callback] = f"bayesmix_native_logp_{key}"
     CACHED_SRC_FUNCTIONS[expand_callback] = f"bayesmix_native_expand_{key}"
-    _CALLBACKS["logp"] = numba.cfunc(sig_logp, cache=True)(logp_callback)
-    _CALLBACKS["expand"] = numba.cfunc(sig_expand, cache=True)(expand_callback)
+    _CALLBACKS["logp"] = numba.cfunc(sig_logp, cache=True, error_model="numpy")(logp_callback)
+    _CALLBACKS["expand"] = numba.cfunc(sig_expand, cache=True, error_model="numpy")(expand_callback)
     return _CALLBACKS["logp"], _CALLBACKS["expand"]
 
 
