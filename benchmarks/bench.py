@@ -268,7 +268,7 @@ def cache_env(cache_dir: Path) -> dict:
 
 def install_step(cache_dir: Path) -> None:
     """The compile `.ci/setup` runs once at installation (the native callback), into ``cache_dir``."""
-    code = "from bayesmix.inference import native; native.callbacks()"
+    code = "from bayesmix.inference import native; native.callbacks('all')"
     subprocess.run([sys.executable, "-c", code], check=True, env=cache_env(cache_dir), cwd=ROOT)
 
 

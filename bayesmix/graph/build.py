@@ -145,6 +145,10 @@ class BuiltModel:
         Set when the group effects are integrated out (:mod:`bayesmix.collapsed`).
     aux : tuple of str
         The family's extra parameters (``sigma``, ``nu``, ``shape``, ``phi``, ``Intercept``).
+    family : Family
+        The response family the model was built for.
+    response : dict
+        The family's prepared response arrays it was built on.
     """
 
     model: pm.Model
@@ -155,6 +159,8 @@ class BuiltModel:
     around: dict
     collapsed: object = None
     aux: tuple[str, ...] = ()
+    family: Family | None = None
+    response: Mapping | None = None
 
     @property
     def free_names(self) -> list[str]:
@@ -263,6 +269,8 @@ def build_model(
                 around={},
                 collapsed=ss,
                 aux=(names.SIGMA,),
+                family=family,
+                response=data,
             )
         others = []  # with a factor integrated out: the other factors' effects, gathered by its Op
         for f in design.factors:
@@ -306,6 +314,8 @@ def build_model(
         around=around,
         collapsed=rows,
         aux=tuple(a.name for a in family.aux(data)),
+        family=family,
+        response=data,
     )
 
 

@@ -1,4 +1,4 @@
-"""The precompiled log density of one-factor Gaussian models equals PyMC's graph.
+"""The precompiled native log densities equal PyMC's graph.
 
 The native callback (:mod:`bayesmix.inference.native`) replaces the compiled graph in
 sampling, so it must give the same log density and gradient: compared with PyMC's own
@@ -41,28 +41,68 @@ def data():
 @pytest.mark.parametrize("formula,priors", CASES)
 def test_log_density_and_gradient_equal_pymc(data, formula, priors):
     m = bm.Model(formula, data, priors=priors)
-    built = m.built_collapsed
-    prog = native.program(built, m.design, built.free_names)
-    assert prog is not None
+    _compare(m.built_collapsed, m.design, "one_factor")
+
+
+def _compare(built, design, kind, seed=3, scale=0.7):
+    prog = native.program(built, design, built.free_names)
+    assert prog is not None and prog.kind == kind
     model = built.model
     logp, dlogp = model.compile_logp(), model.compile_dlogp()
     start = model.initial_point()
-    rng = np.random.default_rng(3)
+    rng = np.random.default_rng(seed)
     for _ in range(4):
-        point = {k: v + rng.normal(scale=0.7, size=np.shape(v)) for k, v in start.items()}
+        point = {k: v + rng.normal(scale=scale, size=np.shape(v)) for k, v in start.items()}
         x = np.concatenate([np.ravel(point[model.rvs_to_values[rv].name]) for rv in model.free_RVs])
         value, grad = native.evaluate(prog, x)
         np.testing.assert_allclose(value, logp(point), rtol=1e-10)
         np.testing.assert_allclose(grad, dlogp(point), rtol=1e-9, atol=1e-9)
 
 
+@pytest.fixture(scope="module")
+def glmm_data(data):
+    rng = np.random.default_rng(7)
+    d = data.assign(item=np.arange(len(data)) % 7, w=rng.normal(size=len(data)))
+    subj = d.Subject.astype(str)
+    level = {s: rng.normal() for s in sorted(subj.unique())}
+    d["age"] = subj.map(level)  # constant within Subject: a level-two predictor
+    d["y01"] = (d.Reaction > 300).astype(int)
+    d["count"] = rng.poisson(np.exp(0.5 + 0.1 * d.Days))
+    d["trials"] = 10
+    d["succ"] = rng.binomial(10, 0.3, size=len(d))
+    d["expo"] = rng.uniform(0.5, 2.0, size=len(d))
+    return d
+
+
+# (formula, family, centred, priors): every family the rows kind knows, each factor parameterisation
+# (non-centred, centred, centred on the population coefficients), crossed factors, || and
+# correlated blocks, a level-two predictor, an offset
+ROWS_CASES = [
+    ("y01 ~ Days + (Days | Subject) + (1 | item)", "bernoulli", False, None),
+    ("y01 ~ Days + (Days | Subject) + (1 | item)", "bernoulli", True, None),
+    ("y01 ~ Days + age + (Days | Subject) + (1 + w || item)", "bernoulli", {"Subject": True, "item": False}, None),
+    ("succ | trials(trials) ~ w + (1 + Days + w | Subject)", "binomial", True, {"cor": "lkj(3)"}),
+    ("count ~ Days + age + offset(np.log(expo)) + (1 | Subject) + (1 | item)", "poisson", True, None),
+    ("count ~ 0 + Days + (1 + Days | Subject)", "poisson", False, {"b": "normal(0, 1)", "sd": "exponential(1)"}),
+    ("count ~ Days + (1 | Subject) + (1 | item)", "negbinomial", {"Subject": False, "item": True}, None),
+    ("Reaction ~ Days + (Days | Subject) + (1 | item)", "gaussian", {"Subject": True, "item": False}, None),
+]
+
+
+@pytest.mark.parametrize("formula,family,centered,priors", ROWS_CASES)
+def test_rows_log_density_and_gradient_equal_pymc(glmm_data, formula, family, centered, priors):
+    m = bm.Model(formula, glmm_data, family=family, centered=centered, priors=priors)
+    _compare(m.built, m.design, "rows")
+
+
 def test_models_it_does_not_cover_go_through_the_graph(data):
     d = data.assign(item=np.arange(len(data)) % 7, y01=(data.Reaction > 300).astype(int))
-    for formula, family in [
-        ("Reaction ~ Days + (1 | Subject) + (1 | item)", "gaussian"),  # crossed
-        ("y01 ~ Days + (1 | Subject)", "bernoulli"),  # no collapsed likelihood
+    for formula, family, link in [
+        ("Reaction ~ Days + (1 | Subject) + (1 | item)", "gaussian", None),  # crossed, one factor integrated out
+        ("y01 ~ Days + (1 | Subject)", "bernoulli", "probit"),  # a link the rows density does not know
+        ("Reaction ~ Days + (1 | Subject)", "student", None),  # a family it does not know
     ]:
-        m = bm.Model(formula, d, family=family)
+        m = bm.Model(formula, d, family=family, link=link)
         built = m.built_collapsed if family == "gaussian" else m.built
         assert native.program(built, m.design, built.free_names) is None
 

@@ -1,24 +1,32 @@
-"""One compiled log density for every one-factor Gaussian model: no compile per model.
+"""Compiled log densities shared by every model of a kind: no compile per model.
 
 nutpie samples a PyMC model through a numba function that PyTensor generates from the
 model's graph; numba compiles it afresh for every model structure, about 20 s of LLVM
 work on this machine for sleepstudy's 69-node graph (``benchmarks/README.md``), while
 the collapsed likelihood inside it is one kernel that is the same for every model.
 
-For models whose group effects are integrated out with the one-factor strategy (any
-number of varying coefficients, correlated or not, any priors of
-:mod:`bayesmix.spec.priors`), this module describes the log density as a
-:class:`Program` of numbers instead: per element of the unconstrained vector its
-transform and prior, and where the population effects, SDs, canonical partial
-correlations and sigma sit in it.  One numba callback (:func:`logp_callback`),
-whose source never changes, evaluates any program; it is compiled once per machine
-and loaded from numba's disk cache afterwards, so a new model structure costs
-milliseconds.  The callback computes exactly the graph's density (same priors, same
+This module describes a model's log density as a :class:`Program` of numbers instead:
+per element of the unconstrained vector its transform and prior, where the population
+effects, SDs, canonical partial correlations and the family's parameters sit in it, and
+the data.  Two kinds are covered:
+
+* ``"one_factor"`` (:mod:`.one_factor`): Gaussian models whose one factor is integrated
+  out (any number of varying coefficients, correlated or not);
+* ``"rows"`` (:mod:`.rows`): models whose group effects are sampled -- gaussian,
+  bernoulli (logit), binomial, poisson and negbinomial, any number of crossed or nested
+  factors in any parameterisation, level-two predictors, offsets.  Its density is one
+  fused pass over the rows (gathers of the group effects, the row densities, scatter-adds
+  of their gradients), not a graph of many small kernels.
+
+One numba callback per kind, whose source never changes, evaluates any program of its
+kind (:mod:`.callback`); it is compiled once per machine (``.ci/setup`` does it at
+installation) and loaded from numba's disk cache afterwards, so a new model structure
+costs milliseconds.  The callback computes exactly the graph's density (same priors, same
 transforms and Jacobians, the same collapsed kernel), checked against PyMC's compiled
 log density and gradient in ``tests/inference/test_native.py``.
 
-Anything :func:`program` does not recognise (another strategy, a prior or transform
-it does not know, an unexpected graph) returns None and the model goes through
+Anything :func:`program` does not recognise (another strategy or family, a prior or
+transform it does not know, weights, an unexpected graph) returns None and the model goes through
 :mod:`bayesmix.inference.compiled` as before.
 """
 
@@ -27,15 +35,35 @@ from __future__ import annotations
 from nutpie import compile_pymc as ncp
 
 from bayesmix.inference.compiled import _CachedCompiledModel, _initial_points
-from bayesmix.inference.native.callback import callbacks, evaluate
-from bayesmix.inference.native.program import DISTS, TRANSFORMS, Program, program, table
+from bayesmix.inference.native import one_factor, rows
+from bayesmix.inference.native.callback import KINDS, callbacks, evaluate
+from bayesmix.inference.native.layout import DISTS, TRANSFORMS, Program, Unsupported, table
 
-__all__ = ["Program", "program", "compile_program", "evaluate", "callbacks", "DISTS", "TRANSFORMS"]
+__all__ = ["Program", "program", "compile_program", "evaluate", "callbacks", "KINDS", "DISTS", "TRANSFORMS"]
+
+
+def program(built, design, keep) -> Program | None:
+    """The native :class:`Program` of a built model, or None when no kind covers it.
+
+    Parameters
+    ----------
+    built : BuiltModel
+    design : Design
+        The design it was built from.
+    keep : list of str
+        The variables the trace stores (free variables only are supported).
+    """
+    for make in (one_factor.program, rows.program):
+        try:
+            return make(built, design, keep)
+        except Unsupported:
+            continue
+    return None
 
 
 def compile_program(model, prog: Program):
     """nutpie's compiled model for ``prog`` (the PyMC ``model`` gives starting points, dims, coords)."""
-    logp_c, expand_c = callbacks()
+    logp_c, expand_c = callbacks(prog.kind)
     names_, slices, shapes = [], [], []
     for name, shape, sl in prog.expanded:
         names_.append(name)
@@ -61,7 +89,7 @@ def compile_program(model, prog: Program):
         shared_data=keep,
         shared_var_keys={},
         user_data=table(prog),
-        n_expanded=int(prog.arrays[-1].shape[0]),
+        n_expanded=int(prog.arrays[2].shape[0]),  # out_idx
         shape_info=shape_info,
         logp_func=None,
         expand_func=None,

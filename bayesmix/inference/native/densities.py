@@ -1,0 +1,259 @@
+"""The native log densities with their gradients, in numba; one per program kind.
+
+Each takes the unconstrained point ``x``, writes the gradient into ``grad`` and reads its
+program's arrays from the tuple ``A`` (in the order of the kind's ``ARRAYS``).  They return
+-inf wherever the density is not finite (outside the support, a singular covariance, NaN).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from bayesmix.collapsed.kernels import kernels
+from bayesmix.inference.native.scalar import (
+    LOG_2PI_HALF,
+    chain_rule,
+    cholesky_grad,
+    constrain,
+    digamma,
+    fill_cholesky,
+    priors_of,
+    sigmoid,
+    softplus,
+)
+
+__all__ = ["one_factor", "rows"]
+
+_jit = numba.njit(fastmath=False, cache=False, error_model="numpy")
+_KERNEL = kernels()["loglik"]
+
+
+@_jit
+def one_factor(x, grad, A):
+    """The collapsed one-factor Gaussian model (the collapsed kernel of :mod:`bayesmix.collapsed`)."""
+    code, par, _, theta_idx, sd_idx, cpc_idx, cpc_row, cpc_col, sigma_idx = A[:9]
+    N, yty, Dty, DtD, ZtZ, ZtD, Zty = A[9:]
+    n = x.shape[0]
+    v = np.empty(n)
+    g_v = np.zeros(n)
+    total = constrain(code, x, v) + priors_of(code, par, v, g_v)
+    p = theta_idx.shape[0]
+    k = sd_idx.shape[0]
+    theta = np.empty(p)
+    for a in range(p):
+        theta[a] = v[theta_idx[a]]
+    m = cpc_idx.shape[0]
+    L = np.zeros((k, k))
+    before = np.empty(m)
+    fill_cholesky(v, cpc_idx, cpc_row, cpc_col, 0, m, L, before)
+    A_ = np.empty((k, k))
+    for a in range(k):
+        for c in range(k):
+            A_[a, c] = v[sd_idx[a]] * L[a, c]
+    Sigma = np.empty((k, k))
+    for a in range(k):
+        for c in range(k):
+            s = 0.0
+            for q in range(k):
+                s += A_[a, q] * A_[c, q]
+            Sigma[a, c] = s
+    sigma = np.array(v[sigma_idx[0]])
+    ll, g_theta, g_Sigma, g_sigma = _KERNEL(theta, Sigma, sigma, N, yty, Dty, DtD, ZtZ, ZtD, Zty)
+    total += ll.item()
+    if not np.isfinite(total):
+        return -np.inf
+    for a in range(p):
+        g_v[theta_idx[a]] += g_theta[a]
+    g_v[sigma_idx[0]] += g_sigma.item()
+    # Sigma = A A': dA = (G + G') A; A = diag(sd) L
+    gL = np.zeros((k, k))
+    for a in range(k):
+        for c in range(k):
+            s = 0.0
+            for q in range(k):
+                s += (g_Sigma[a, q] + g_Sigma[q, a]) * A_[q, c]
+            g_v[sd_idx[a]] += s * L[a, c]
+            gL[a, c] = s * v[sd_idx[a]]
+    cholesky_grad(v, cpc_idx, cpc_row, cpc_col, 0, m, L, gL, before, g_v)
+    chain_rule(code, v, g_v, grad)
+    return total
+
+
+@_jit
+def _row_loglik(fcode, aux, y, trials, eta, ge):
+    """Sum of the rows' log densities without their constant; d/deta into ``ge``; returns
+    (total, d/d the family's extra parameter)."""
+    N = y.shape[0]
+    ll = 0.0
+    g_aux = 0.0
+    if fcode == 0:  # gaussian, aux = sigma
+        s2 = aux * aux
+        ss = 0.0
+        for i in range(N):
+            d = y[i] - eta[i]
+            ss += d * d
+            ge[i] = d / s2
+        ll = -0.5 * ss / s2 - N * math.log(aux)
+        g_aux = ss / (s2 * aux) - N / aux
+    elif fcode == 1 or fcode == 2:  # bernoulli, binomial (logit)
+        for i in range(N):
+            e = eta[i]
+            ll += y[i] * e - trials[i] * softplus(e)
+            ge[i] = y[i] - trials[i] * sigmoid(e)
+    elif fcode == 3:  # poisson (log)
+        for i in range(N):
+            mu = math.exp(eta[i])
+            ll += y[i] * eta[i] - mu
+            ge[i] = y[i] - mu
+    else:  # negbinomial NB2 (log), aux = shape
+        la = math.log(aux)
+        dg_a = digamma(aux)
+        lg_a = math.lgamma(aux)
+        for i in range(N):
+            e = eta[i]
+            log_sum = max(la, e) + math.log1p(math.exp(-abs(la - e)))  # log(shape + mu)
+            w = sigmoid(e - la)  # mu / (shape + mu)
+            ll += math.lgamma(y[i] + aux) - lg_a + aux * (la - log_sum) + y[i] * (e - log_sum)
+            ge[i] = y[i] - (aux + y[i]) * w
+            g_aux += digamma(y[i] + aux) - dg_a + la - log_sum + 1.0 - (aux + y[i]) * (1.0 - w) / aux
+    return ll, g_aux
+
+
+@_jit
+def _meta(fmeta, f):
+    m = fmeta[f]
+    return m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7]
+
+
+@_jit
+def rows(x, grad, A):
+    """A model with its group effects as parameters (:mod:`bayesmix.inference.native.rows`)."""
+    code, par, _, theta_idx, X, offset, y, trials, fam = A[:9]
+    fmeta, sd_idx, cpc_idx, cpc_row, cpc_col, gidx, Zv, M = A[9:]
+    n = x.shape[0]
+    v = np.empty(n)
+    g_v = np.zeros(n)
+    total = constrain(code, x, v) + priors_of(code, par, v, g_v)
+    p = theta_idx.shape[0]
+    N = y.shape[0]
+    F = fmeta.shape[0]
+    theta = np.empty(p)
+    for a in range(p):
+        theta[a] = v[theta_idx[a]]
+    eta = np.empty(N)
+    for i in range(N):
+        s = offset[i]
+        for a in range(p):
+            s += X[i, a] * theta[a]
+        eta[i] = s
+    kmax = 1
+    for f in range(F):
+        kmax = max(kmax, fmeta[f, 0])
+    Ls = np.zeros((F, kmax, kmax))
+    before = np.empty(cpc_idx.shape[0])
+    R = np.empty(M.shape[0])
+    for f in range(F):
+        k, J, mode, e0, c0, q0, nq, r0 = _meta(fmeta, f)
+        L = Ls[f, :k, :k]
+        fill_cholesky(v, cpc_idx, cpc_row, cpc_col, q0, nq, L, before)
+        for j in range(J):
+            for c in range(k):
+                at = r0 + j * k + c
+                if mode == 0:  # r = (z L') * sd
+                    s = 0.0
+                    for q in range(c + 1):
+                        s += L[c, q] * v[e0 + j * k + q]
+                    R[at] = v[sd_idx[c0 + c]] * s
+                elif mode == 1:
+                    R[at] = v[e0 + j * k + c]
+                else:  # r = m - (M theta + m0)
+                    s = M[at, p]
+                    for a in range(p):
+                        s += M[at, a] * theta[a]
+                    R[at] = v[e0 + j * k + c] - s
+        for i in range(N):
+            base = r0 + gidx[f, i] * k
+            s = 0.0
+            for c in range(k):
+                s += Zv[c0 + c, i] * R[base + c]
+            eta[i] += s
+    ge = np.empty(N)
+    aux_pos = int(fam[1])
+    ll, g_aux = _row_loglik(int(fam[0]), v[aux_pos] if aux_pos >= 0 else 0.0, y, trials, eta, ge)
+    total += ll + fam[2]
+    g_theta = np.zeros(p)
+    for i in range(N):
+        for a in range(p):
+            g_theta[a] += X[i, a] * ge[i]
+    GR = np.zeros(M.shape[0])
+    for f in range(F):
+        k, J, mode, e0, c0, q0, nq, r0 = _meta(fmeta, f)
+        L = Ls[f, :k, :k]
+        for i in range(N):
+            base = r0 + gidx[f, i] * k
+            for c in range(k):
+                GR[base + c] += Zv[c0 + c, i] * ge[i]
+        C = np.empty((k, k))  # diag(sd) L
+        for c in range(k):
+            for q in range(k):
+                C[c, q] = v[sd_idx[c0 + c]] * L[c, q]
+        G = np.zeros((k, k))  # d/dC, lower triangle
+        if mode == 0:
+            for j in range(J):
+                for c in range(k):
+                    g = GR[r0 + j * k + c]
+                    for q in range(c + 1):
+                        G[c, q] += g * v[e0 + j * k + q]
+                        g_v[e0 + j * k + q] += C[c, q] * g
+        else:  # r_j ~ MvN(0, C C'): w = C^-1 r_j, u = C'^-1 w
+            w = np.empty(k)
+            u = np.empty(k)
+            for j in range(J):
+                at = r0 + j * k
+                quad = 0.0
+                for c in range(k):
+                    s = R[at + c]
+                    for q in range(c):
+                        s -= C[c, q] * w[q]
+                    w[c] = s / C[c, c]
+                    quad += w[c] * w[c]
+                for c in range(k - 1, -1, -1):
+                    s = w[c]
+                    for q in range(c + 1, k):
+                        s -= C[q, c] * u[q]
+                    u[c] = s / C[c, c]
+                total += -0.5 * quad
+                for c in range(k):
+                    GR[at + c] -= u[c]
+                    for q in range(c + 1):
+                        G[c, q] += u[c] * w[q]
+            for c in range(k):
+                total += -J * (math.log(C[c, c]) + LOG_2PI_HALF)
+                G[c, c] -= J / C[c, c]
+            for j in range(J):
+                for c in range(k):
+                    at = r0 + j * k + c
+                    g_v[e0 + j * k + c] += GR[at]
+                    if mode == 2:
+                        for a in range(p):
+                            g_theta[a] -= M[at, a] * GR[at]
+        gL = np.zeros((k, k))
+        for c in range(k):
+            s = 0.0
+            for q in range(c + 1):
+                s += G[c, q] * L[c, q]
+                gL[c, q] = G[c, q] * v[sd_idx[c0 + c]]
+            g_v[sd_idx[c0 + c]] += s
+        if nq > 0:
+            cholesky_grad(v, cpc_idx, cpc_row, cpc_col, q0, nq, L, gL, before, g_v)
+    if not np.isfinite(total):
+        return -np.inf
+    for a in range(p):
+        g_v[theta_idx[a]] += g_theta[a]
+    if aux_pos >= 0:
+        g_v[aux_pos] += g_aux
+    chain_rule(code, v, g_v, grad)
+    return total

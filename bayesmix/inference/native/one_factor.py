@@ -1,0 +1,92 @@
+"""The numbers that describe a one-factor collapsed Gaussian model to the native callback.
+
+:func:`program` reads the built PyMC model (its free variables, their transforms and the
+named data slots of their priors) and the collapsed strategy's sufficient statistics.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bayesmix.core import names
+from bayesmix.inference.native.layout import (
+    Program,
+    Unsupported,
+    cpc_positions,
+    expanded_layout,
+    free_layout,
+    pack,
+    table_len,
+    theta_positions,
+    where,
+)
+
+__all__ = ["program", "ARRAYS", "TABLE_LEN"]
+
+#: the arrays' names and numbers of dimensions, in the table's order
+ARRAYS = (
+    ("code", 2),
+    ("par", 2),
+    ("out_idx", 1),
+    ("theta_idx", 1),
+    ("sd_idx", 1),
+    ("cpc_idx", 1),
+    ("cpc_row", 1),
+    ("cpc_col", 1),
+    ("sigma_idx", 1),
+    ("N", 0),
+    ("yty", 0),
+    ("Dty", 1),
+    ("DtD", 2),
+    ("ZtZ", 3),
+    ("ZtD", 3),
+    ("Zty", 2),
+)
+TABLE_LEN = table_len(d for _, d in ARRAYS)
+
+
+def program(built, design, keep) -> Program:
+    """The ``"one_factor"`` program of a model whose one factor is integrated out.
+
+    Raises :class:`~bayesmix.inference.native.layout.Unsupported` for anything else.
+    """
+    ss = built.collapsed
+    if ss is None or getattr(ss, "strategy", "") != "one_factor" or len(design.factors) != 1:
+        raise Unsupported
+    model = built.model
+    if [p.name for p in model.potentials] != ["collapsed_loglik"] or model.observed_RVs:
+        raise Unsupported
+    if any(d.name in keep for d in model.deterministics):
+        raise Unsupported
+    code, par, free, offsets = free_layout(model)
+    f = design.factors[0]
+    k = ss.ZtZ.shape[1]
+    p = ss.ZtD.shape[2]
+    theta_idx = theta_positions(built, design, offsets, p) if ss.has_intercept else where(
+        built.parts, offsets, names.B, p
+    )
+    cpc_idx, cpc_row, cpc_col = cpc_positions(f, offsets)
+    if not cpc_idx and len(f.coefs) != k:
+        raise Unsupported
+    out_idx, expanded = expanded_layout(free, keep)
+    arrays = pack(
+        (
+            code,
+            par,
+            out_idx,
+            theta_idx,
+            where(built.parts, offsets, names.sd_var(f.name), k),
+            np.asarray(cpc_idx, dtype=np.int64),
+            np.asarray(cpc_row, dtype=np.int64),
+            np.asarray(cpc_col, dtype=np.int64),
+            where(built.parts, offsets, names.SIGMA, 1),
+            np.array(int(ss.N)),
+            np.array(float(ss.yty)),
+            ss.Dty,
+            ss.DtD,
+            ss.ZtZ,
+            ss.ZtD,
+            ss.Zty,
+        )
+    )
+    return Program("one_factor", arrays, [(a, b) for a, b, _, _ in free], expanded)

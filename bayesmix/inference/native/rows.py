@@ -1,0 +1,194 @@
+"""The numbers that describe a model with its group effects as parameters to the native callback.
+
+Covers what the graph builds for the families whose row density the callback knows
+(gaussian, bernoulli with the logit link, binomial, poisson, negbinomial): population
+coefficients with level-two columns (their columns of ``X``, centred as the graph centres
+them), any number of grouping factors, crossed or nested, each non-centred
+(``r = (z L') * sd``), centred (``r ~ MvN(0, diag(sd) L L' diag(sd))``) or centred on
+its population and level-two coefficients (``m ~ MvN(M theta + m0, ...)``, ``r = m - M theta
+- m0``; the means are linear in ``theta`` and read off
+:func:`bayesmix.graph.build.centring_means`), and offsets.  Anything else (weights, other
+links, cutpoints, a factor integrated out) raises
+:class:`~bayesmix.inference.native.layout.Unsupported`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import special
+
+from bayesmix.core import names
+from bayesmix.graph.build import centring_means
+from bayesmix.inference.native.layout import (
+    Program,
+    Unsupported,
+    cpc_positions,
+    expanded_layout,
+    free_layout,
+    pack,
+    table_len,
+    theta_positions,
+    where,
+)
+
+__all__ = ["program", "ARRAYS", "TABLE_LEN", "FAMILIES", "MODES"]
+
+#: family -> (code, its extra parameter or None); only these links
+FAMILIES = {
+    ("gaussian", "identity"): (0, names.SIGMA),
+    ("bernoulli", "logit"): (1, None),
+    ("binomial", "logit"): (2, None),
+    ("poisson", "log"): (3, None),
+    ("negbinomial", "log"): (4, "shape"),
+}
+#: a factor's parameterisation: non-centred, centred, centred on its population coefficients
+MODES = {"noncentred": 0, "centred": 1, "around": 2}
+
+#: the arrays' names and numbers of dimensions, in the table's order
+ARRAYS = (
+    ("code", 2),
+    ("par", 2),
+    ("out_idx", 1),
+    ("theta_idx", 1),
+    ("X", 2),
+    ("offset", 1),
+    ("y", 1),
+    ("trials", 1),
+    ("fam", 1),  # family code, position of its extra parameter (-1: none), constant term
+    ("fmeta", 2),  # per factor: k, J, mode, first position, first coef, first CPC, CPCs, first row of M
+    ("sd_idx", 1),
+    ("cpc_idx", 1),
+    ("cpc_row", 1),
+    ("cpc_col", 1),
+    ("gidx", 2),
+    ("Zv", 2),
+    ("M", 2),
+)
+TABLE_LEN = table_len(d for _, d in ARRAYS)
+
+
+def program(built, design, keep) -> Program:
+    """The ``"rows"`` program of a model whose group effects are sampled.
+
+    Raises :class:`~bayesmix.inference.native.layout.Unsupported` for models it does not cover.
+    """
+    family, data = built.family, built.response
+    if built.collapsed is not None or family is None or data is None:
+        raise Unsupported
+    fam = FAMILIES.get((family.name, family.link))
+    if fam is None or data.get("weights") is not None:
+        raise Unsupported
+    model = built.model
+    if model.potentials or [v.name for v in model.observed_RVs] != ["obs"]:
+        raise Unsupported
+    if any(d.name in keep for d in model.deterministics):
+        raise Unsupported
+    if tuple(built.aux) != (() if fam[1] is None else (fam[1],)):
+        raise Unsupported
+    modes = {}
+    for f in design.factors:
+        if built.around.get(f.name):
+            modes[f.name] = ("around", names.m_var(f.name))
+        elif built.centered.get(f.name):
+            modes[f.name] = ("centred", names.r_var(f.name))
+        else:
+            modes[f.name] = ("noncentred", names.z_var(f.name))
+    code, par, free, offsets = free_layout(
+        model,
+        standard_normal={v for m, v in modes.values() if m == "noncentred"},
+        external={v for m, v in modes.values() if m != "noncentred"},
+    )
+    y = np.asarray(data["y"], dtype=float)
+    n_rows = len(y)
+    X, theta_idx = _population(built, design, offsets)
+    p = X.shape[1]
+    trials = np.asarray(data["n"], dtype=float) if family.name == "binomial" else np.ones(n_rows)
+    offset = np.zeros(n_rows) if design.offset is None else np.asarray(design.offset, dtype=float)
+    aux_pos = -1 if fam[1] is None else int(where(built.parts, offsets, fam[1], 1)[0])
+    fmeta, sd_idx, cpc_idx, cpc_row, cpc_col, M_rows = [], [], [], [], [], []
+    k0 = q0 = r0 = 0
+    for f in design.factors:
+        mode, var = modes[f.name]
+        k, J = len(f.coefs), f.n_levels
+        if var not in offsets:
+            raise Unsupported
+        qi, qr, qc = cpc_positions(f, offsets)
+        fmeta.append((k, J, MODES[mode], offsets[var], k0, q0, len(qi), r0))
+        sd_idx.extend(where(built.parts, offsets, names.sd_var(f.name), k))
+        cpc_idx.extend(qi)
+        cpc_row.extend(qr)
+        cpc_col.extend(qc)
+        M_rows.append(_means(built, design, f, p) if mode == "around" else np.zeros((J * k, p + 1)))
+        k0, q0, r0 = k0 + k, q0 + len(qi), r0 + J * k
+    gidx = np.array([f.index for f in design.factors], dtype=np.int64).reshape(len(design.factors), n_rows)
+    Zv = np.concatenate([f.Z.T for f in design.factors]) if design.factors else np.zeros((0, n_rows))
+    if not (np.isfinite(X).all() and np.isfinite(Zv).all() and np.isfinite(offset).all()):
+        raise Unsupported
+    out_idx, expanded = expanded_layout(free, keep)
+    arrays = pack(
+        (
+            code,
+            par,
+            out_idx,
+            theta_idx,
+            X,
+            offset,
+            y,
+            trials,
+            np.array([fam[0], aux_pos, _constant(family.name, y, trials)], dtype=float),
+            np.asarray(fmeta, dtype=np.int64).reshape(len(fmeta), 8),
+            np.asarray(sd_idx, dtype=np.int64),
+            np.asarray(cpc_idx, dtype=np.int64),
+            np.asarray(cpc_row, dtype=np.int64),
+            np.asarray(cpc_col, dtype=np.int64),
+            gidx,
+            Zv,
+            np.concatenate(M_rows) if M_rows else np.zeros((0, p + 1)),
+        )
+    )
+    return Program("rows", arrays, [(a, b) for a, b, _, _ in free], expanded)
+
+
+def _population(built, design, offsets) -> tuple[np.ndarray, np.ndarray]:
+    """The population part's matrix (``[1, X - mean(X)]`` with an intercept, else ``X``) and
+    the positions of its coefficients."""
+    X = np.asarray(design.X, dtype=float)
+    if design.has_intercept:
+        slopes = np.asarray(built.slope_idx, dtype=int)
+        Xp = np.column_stack([np.ones(X.shape[0]), X[:, slopes] - built.xbar])
+    elif not built.family.has_intercept:
+        raise Unsupported  # cutpoints
+    else:
+        Xp = X
+    return Xp, theta_positions(built, design, offsets, Xp.shape[1])
+
+
+def _means(built, design, f, p: int) -> np.ndarray:
+    """Rows ``(J*k, p + 1)``: the around-centred factor's means as ``M @ theta + m0``."""
+    slope_idx = list(built.slope_idx)
+
+    def at(theta):
+        return np.asarray(
+            centring_means(f, built.around[f.name], np.float64(theta[0]), theta[1:], design, slope_idx, np),
+            dtype=float,
+        ).reshape(-1)
+
+    m0 = at(np.zeros(p))
+    M = np.column_stack([at(np.eye(p)[a]) - m0 for a in range(p)] + [m0])
+    probe = np.random.default_rng(0).normal(size=p)
+    if not np.allclose(at(probe), M[:, :p] @ probe + m0, rtol=1e-12, atol=1e-12):
+        raise Unsupported  # not affine in theta
+    return M
+
+
+def _constant(family: str, y: np.ndarray, trials: np.ndarray) -> float:
+    """The row densities' terms that depend on the data only."""
+    if family == "gaussian":
+        return -0.5 * len(y) * np.log(2.0 * np.pi)
+    if family == "binomial":
+        return float(
+            np.sum(special.gammaln(trials + 1) - special.gammaln(y + 1) - special.gammaln(trials - y + 1))
+        )
+    if family in ("poisson", "negbinomial"):
+        return float(-np.sum(special.gammaln(y + 1)))
+    return 0.0
