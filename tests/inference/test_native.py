@@ -80,10 +80,20 @@ def glmm_data(data):
 ROWS_CASES = [
     ("y01 ~ Days + (Days | Subject) + (1 | item)", "bernoulli", False, None),
     ("y01 ~ Days + (Days | Subject) + (1 | item)", "bernoulli", True, None),
-    ("y01 ~ Days + age + (Days | Subject) + (1 + w || item)", "bernoulli", {"Subject": True, "item": False}, None),
+    (
+        "y01 ~ Days + age + (Days | Subject) + (1 + w || item)",
+        "bernoulli",
+        {"Subject": True, "item": False},
+        None,
+    ),
     ("succ | trials(trials) ~ w + (1 + Days + w | Subject)", "binomial", True, {"cor": "lkj(3)"}),
     ("count ~ Days + age + offset(np.log(expo)) + (1 | Subject) + (1 | item)", "poisson", True, None),
-    ("count ~ 0 + Days + (1 + Days | Subject)", "poisson", False, {"b": "normal(0, 1)", "sd": "exponential(1)"}),
+    (
+        "count ~ 0 + Days + (1 + Days | Subject)",
+        "poisson",
+        False,
+        {"b": "normal(0, 1)", "sd": "exponential(1)"},
+    ),
     ("count ~ Days + (1 | Subject) + (1 | item)", "negbinomial", {"Subject": False, "item": True}, None),
     ("Reaction ~ Days + (Days | Subject) + (1 | item)", "gaussian", {"Subject": True, "item": False}, None),
 ]
@@ -98,7 +108,11 @@ def test_rows_log_density_and_gradient_equal_pymc(glmm_data, formula, family, ce
 def test_models_it_does_not_cover_go_through_the_graph(data):
     d = data.assign(item=np.arange(len(data)) % 7, y01=(data.Reaction > 300).astype(int))
     for formula, family, link in [
-        ("Reaction ~ Days + (1 | Subject) + (1 | item)", "gaussian", None),  # crossed, one factor integrated out
+        (
+            "Reaction ~ Days + (1 | Subject) + (1 | item)",
+            "gaussian",
+            None,
+        ),  # crossed, one factor integrated out
         ("y01 ~ Days + (1 | Subject)", "bernoulli", "probit"),  # a link the rows density does not know
         ("Reaction ~ Days + (1 | Subject)", "student", None),  # a family it does not know
     ]:

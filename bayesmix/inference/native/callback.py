@@ -141,7 +141,9 @@ def callbacks(kind: str = "one_factor"):
 
     src = "".join(inspect.getsource(m) for m in (scalar, densities))
     src += "".join(inspect.getsource(fn) for fn in (*_LOGP.values(), _expand, _finish))
-    key = hashlib.sha256(repr((_SOURCE_VERSION, src, cache_version(), numba.__version__)).encode()).hexdigest()
+    key = hashlib.sha256(
+        repr((_SOURCE_VERSION, src, cache_version(), numba.__version__)).encode()
+    ).hexdigest()
     t = numba.types
     globals()["_ptr"] = address_as_void_pointer  # nutpie's intrinsic, imported with nutpie
     if "expand" not in _CALLBACKS:

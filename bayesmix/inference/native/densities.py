@@ -21,8 +21,6 @@ from bayesmix.inference.native.scalar import (
     digamma,
     fill_cholesky,
     priors_of,
-    sigmoid,
-    softplus,
 )
 
 __all__ = ["one_factor", "rows"]
@@ -83,42 +81,58 @@ def one_factor(x, grad, A):
 
 
 @_jit
-def _row_loglik(fcode, aux, y, trials, eta, ge):
-    """Sum of the rows' log densities without their constant; d/deta into ``ge``; returns
-    (total, d/d the family's extra parameter)."""
+def _loglik(fcode, aux, y, n, eta, ge):
+    """The rows' log densities without their data-only constants, summed; d/deta into ``ge``;
+    returns (total, d/d the family's extra parameter ``aux``).  One tight loop per family."""
     N = y.shape[0]
     ll = 0.0
     g_aux = 0.0
-    if fcode == 0:  # gaussian, aux = sigma
-        s2 = aux * aux
-        ss = 0.0
-        for i in range(N):
-            d = y[i] - eta[i]
-            ss += d * d
-            ge[i] = d / s2
-        ll = -0.5 * ss / s2 - N * math.log(aux)
-        g_aux = ss / (s2 * aux) - N / aux
-    elif fcode == 1 or fcode == 2:  # bernoulli, binomial (logit)
+    if fcode == 1 or fcode == 2:  # bernoulli, binomial (logit)
+        # log(1 + exp(e)) = max(e, 0) + log(1 + t), t = exp(-|e|) in (0, 1]: the logs are
+        # taken of products of 256 factors 1 + t (each in (1, 2], so no overflow), one exp per
+        # row and one log per block instead of a log per row
+        prod = 1.0
         for i in range(N):
             e = eta[i]
-            ll += y[i] * e - trials[i] * softplus(e)
-            ge[i] = y[i] - trials[i] * sigmoid(e)
+            t = math.exp(-abs(e))
+            inv = 1.0 / (1.0 + t)
+            if n[i] == 1.0:
+                prod *= 1.0 + t
+            else:
+                ll -= n[i] * math.log(1.0 + t)
+            ll += y[i] * e - n[i] * max(e, 0.0)
+            ge[i] = y[i] - n[i] * (inv if e >= 0.0 else t * inv)
+            if (i & 255) == 255:
+                ll -= math.log(prod)
+                prod = 1.0
+        ll -= math.log(prod)
     elif fcode == 3:  # poisson (log)
         for i in range(N):
             mu = math.exp(eta[i])
             ll += y[i] * eta[i] - mu
             ge[i] = y[i] - mu
-    else:  # negbinomial NB2 (log), aux = shape
+    elif fcode == 0:  # gaussian, aux = sigma
+        prec = 1.0 / (aux * aux)
+        ss = 0.0
+        for i in range(N):
+            d = y[i] - eta[i]
+            ss += d * d
+            ge[i] = d * prec
+        ll = -0.5 * ss * prec - N * math.log(aux)
+        g_aux = ss * prec / aux - N / aux
+    else:  # negbinomial NB2 (log), aux = shape: log(shape + mu) and mu / (shape + mu)
         la = math.log(aux)
-        dg_a = digamma(aux)
-        lg_a = math.lgamma(aux)
         for i in range(N):
             e = eta[i]
-            log_sum = max(la, e) + math.log1p(math.exp(-abs(la - e)))  # log(shape + mu)
-            w = sigmoid(e - la)  # mu / (shape + mu)
-            ll += math.lgamma(y[i] + aux) - lg_a + aux * (la - log_sum) + y[i] * (e - log_sum)
+            t = math.exp(-abs(la - e))
+            inv = 1.0 / (1.0 + t)
+            log_sum = max(la, e) + math.log(1.0 + t)
+            w = inv if e >= la else t * inv
+            ll += math.lgamma(y[i] + aux) + aux * (la - log_sum) + y[i] * (e - log_sum)
             ge[i] = y[i] - (aux + y[i]) * w
-            g_aux += digamma(y[i] + aux) - dg_a + la - log_sum + 1.0 - (aux + y[i]) * (1.0 - w) / aux
+            g_aux += digamma(y[i] + aux) + la - log_sum + 1.0 - (aux + y[i]) * (1.0 - w) / aux
+        ll -= N * math.lgamma(aux)
+        g_aux -= N * digamma(aux)
     return ll, g_aux
 
 
@@ -131,8 +145,8 @@ def _meta(fmeta, f):
 @_jit
 def rows(x, grad, A):
     """A model with its group effects as parameters (:mod:`bayesmix.inference.native.rows`)."""
-    code, par, _, theta_idx, X, offset, y, trials, fam = A[:9]
-    fmeta, sd_idx, cpc_idx, cpc_row, cpc_col, gidx, Zv, M = A[9:]
+    code, par, _, theta_idx, XT, offset, y, trials, fam = A[:9]
+    fmeta, sd_idx, cpc_idx, cpc_row, cpc_col, gpos, Zv, M = A[9:]
     n = x.shape[0]
     v = np.empty(n)
     g_v = np.zeros(n)
@@ -143,12 +157,6 @@ def rows(x, grad, A):
     theta = np.empty(p)
     for a in range(p):
         theta[a] = v[theta_idx[a]]
-    eta = np.empty(N)
-    for i in range(N):
-        s = offset[i]
-        for a in range(p):
-            s += X[i, a] * theta[a]
-        eta[i] = s
     kmax = 1
     for f in range(F):
         kmax = max(kmax, fmeta[f, 0])
@@ -174,28 +182,52 @@ def rows(x, grad, A):
                     for a in range(p):
                         s += M[at, a] * theta[a]
                     R[at] = v[e0 + j * k + c] - s
-        for i in range(N):
-            base = r0 + gidx[f, i] * k
-            s = 0.0
-            for c in range(k):
-                s += Zv[c0 + c, i] * R[base + c]
-            eta[i] += s
-    ge = np.empty(N)
-    aux_pos = int(fam[1])
-    ll, g_aux = _row_loglik(int(fam[0]), v[aux_pos] if aux_pos >= 0 else 0.0, y, trials, eta, ge)
-    total += ll + fam[2]
-    g_theta = np.zeros(p)
+    # passes over the rows, each a tight loop: eta, the row densities, the gradients back
+    eta = np.empty(N)
     for i in range(N):
-        for a in range(p):
-            g_theta[a] += X[i, a] * ge[i]
+        eta[i] = offset[i]
+    for a in range(p):
+        t = theta[a]
+        for i in range(N):
+            eta[i] += XT[a, i] * t
+    for f in range(F):
+        k = fmeta[f, 0]
+        c0 = fmeta[f, 4]
+        if fmeta[f, 8] == 1:  # one coefficient whose column is all ones (a varying intercept)
+            for i in range(N):
+                eta[i] += R[gpos[f, i]]
+        else:
+            for i in range(N):
+                s = 0.0
+                for c in range(k):
+                    s += Zv[c0 + c, i] * R[gpos[f, i] + c]
+                eta[i] += s
+    aux_pos = int(fam[1])
+    fcode = int(fam[0])
+    aux = v[aux_pos] if aux_pos >= 0 else 1.0
+    ge = np.empty(N)
+    ll, g_aux = _loglik(fcode, aux, y, trials, eta, ge)
+    g_theta = np.zeros(p)
+    for a in range(p):
+        s = 0.0
+        for i in range(N):
+            s += XT[a, i] * ge[i]
+        g_theta[a] = s
     GR = np.zeros(M.shape[0])
+    for f in range(F):
+        k = fmeta[f, 0]
+        c0 = fmeta[f, 4]
+        if fmeta[f, 8] == 1:
+            for i in range(N):
+                GR[gpos[f, i]] += ge[i]
+        else:
+            for i in range(N):
+                for c in range(k):
+                    GR[gpos[f, i] + c] += Zv[c0 + c, i] * ge[i]
+    total += ll + fam[2]
     for f in range(F):
         k, J, mode, e0, c0, q0, nq, r0 = _meta(fmeta, f)
         L = Ls[f, :k, :k]
-        for i in range(N):
-            base = r0 + gidx[f, i] * k
-            for c in range(k):
-                GR[base + c] += Zv[c0 + c, i] * ge[i]
         C = np.empty((k, k))  # diag(sd) L
         for c in range(k):
             for q in range(k):

@@ -62,8 +62,10 @@ def program(built, design, keep) -> Program:
     f = design.factors[0]
     k = ss.ZtZ.shape[1]
     p = ss.ZtD.shape[2]
-    theta_idx = theta_positions(built, design, offsets, p) if ss.has_intercept else where(
-        built.parts, offsets, names.B, p
+    theta_idx = (
+        theta_positions(built, design, offsets, p)
+        if ss.has_intercept
+        else where(built.parts, offsets, names.B, p)
     )
     cpc_idx, cpc_row, cpc_col = cpc_positions(f, offsets)
     if not cpc_idx and len(f.coefs) != k:

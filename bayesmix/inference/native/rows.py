@@ -50,17 +50,19 @@ ARRAYS = (
     ("par", 2),
     ("out_idx", 1),
     ("theta_idx", 1),
-    ("X", 2),
+    ("XT", 2),  # the population part's matrix, transposed (p, N)
     ("offset", 1),
     ("y", 1),
     ("trials", 1),
     ("fam", 1),  # family code, position of its extra parameter (-1: none), constant term
-    ("fmeta", 2),  # per factor: k, J, mode, first position, first coef, first CPC, CPCs, first row of M
+    # per factor: k, J, mode, first position, first coef, first CPC, CPCs, first row of M and
+    # of the group effects' workspace, 1 if it is one coefficient whose column is all ones
+    ("fmeta", 2),
     ("sd_idx", 1),
     ("cpc_idx", 1),
     ("cpc_row", 1),
     ("cpc_col", 1),
-    ("gidx", 2),
+    ("gpos", 2),  # per factor and row: where the row's group's effects start in the workspace
     ("Zv", 2),
     ("M", 2),
 )
@@ -113,14 +115,17 @@ def program(built, design, keep) -> Program:
         if var not in offsets:
             raise Unsupported
         qi, qr, qc = cpc_positions(f, offsets)
-        fmeta.append((k, J, MODES[mode], offsets[var], k0, q0, len(qi), r0))
+        ones = int(k == 1 and bool(np.all(f.Z[:, 0] == 1.0)))
+        fmeta.append((k, J, MODES[mode], offsets[var], k0, q0, len(qi), r0, ones))
         sd_idx.extend(where(built.parts, offsets, names.sd_var(f.name), k))
         cpc_idx.extend(qi)
         cpc_row.extend(qr)
         cpc_col.extend(qc)
         M_rows.append(_means(built, design, f, p) if mode == "around" else np.zeros((J * k, p + 1)))
         k0, q0, r0 = k0 + k, q0 + len(qi), r0 + J * k
-    gidx = np.array([f.index for f in design.factors], dtype=np.int64).reshape(len(design.factors), n_rows)
+    gpos = np.array(
+        [row[7] + f.index * row[0] for f, row in zip(design.factors, fmeta, strict=True)], dtype=np.int64
+    ).reshape(len(design.factors), n_rows)
     Zv = np.concatenate([f.Z.T for f in design.factors]) if design.factors else np.zeros((0, n_rows))
     if not (np.isfinite(X).all() and np.isfinite(Zv).all() and np.isfinite(offset).all()):
         raise Unsupported
@@ -131,17 +136,17 @@ def program(built, design, keep) -> Program:
             par,
             out_idx,
             theta_idx,
-            X,
+            X.T,
             offset,
             y,
             trials,
             np.array([fam[0], aux_pos, _constant(family.name, y, trials)], dtype=float),
-            np.asarray(fmeta, dtype=np.int64).reshape(len(fmeta), 8),
+            np.asarray(fmeta, dtype=np.int64).reshape(len(fmeta), 9),
             np.asarray(sd_idx, dtype=np.int64),
             np.asarray(cpc_idx, dtype=np.int64),
             np.asarray(cpc_row, dtype=np.int64),
             np.asarray(cpc_col, dtype=np.int64),
-            gidx,
+            gpos,
             Zv,
             np.concatenate(M_rows) if M_rows else np.zeros((0, p + 1)),
         )
