@@ -105,14 +105,30 @@ def test_rows_log_density_and_gradient_equal_pymc(glmm_data, formula, family, ce
     _compare(m.built, m.design, "rows")
 
 
+# crossed Gaussian models with one factor integrated out given the others (the collapsed rows kernel)
+CROSSED_CASES = [
+    ("Reaction ~ Days + (Days | Subject) + (1 | item)", "auto", None),
+    ("Reaction ~ Days + w + (1 | Subject) + (1 + w | item)", {"item": False}, {"sd": "half_normal(30)"}),
+    ("Reaction ~ Days + (1 + Days || Subject) + (1 | item)", {"item": True}, None),
+]
+
+
+@pytest.mark.parametrize("formula,centered,priors", CROSSED_CASES)
+def test_crossed_collapsed_log_density_and_gradient_equal_pymc(glmm_data, formula, centered, priors):
+    m = bm.Model(formula, glmm_data, centered=centered, priors=priors)
+    built = m.built_collapsed
+    assert built.collapsed.strategy == "crossed"
+    _compare(built, m.design, "rows")
+
+
 def test_models_it_does_not_cover_go_through_the_graph(data):
-    d = data.assign(item=np.arange(len(data)) % 7, y01=(data.Reaction > 300).astype(int))
+    d = data.assign(
+        item=np.arange(len(data)) % 7,
+        team=data.Subject.astype(str).map(lambda s: f"t{int(s) % 4}"),
+        y01=(data.Reaction > 300).astype(int),
+    )
     for formula, family, link in [
-        (
-            "Reaction ~ Days + (1 | Subject) + (1 | item)",
-            "gaussian",
-            None,
-        ),  # crossed, one factor integrated out
+        ("Reaction ~ Days + (1 | team/Subject)", "gaussian", None),  # nested, integrated out
         ("y01 ~ Days + (1 | Subject)", "bernoulli", "probit"),  # a link the rows density does not know
         ("Reaction ~ Days + (1 | Subject)", "student", None),  # a family it does not know
     ]:

@@ -27,6 +27,40 @@ __all__ = ["one_factor", "rows"]
 
 _jit = numba.njit(fastmath=False, cache=False, error_model="numpy")
 _KERNEL = kernels()["loglik"]
+_ROWS_KERNEL = kernels()["rows"]
+
+
+@_jit
+def _covariance(v, sd_idx, c0, k, L):
+    """``A = diag(sd) L`` and ``Sigma = A A'`` of a factor whose SDs sit at ``sd_idx[c0:c0+k]``."""
+    A_ = np.empty((k, k))
+    for a in range(k):
+        for c in range(k):
+            A_[a, c] = v[sd_idx[c0 + a]] * L[a, c]
+    Sigma = np.empty((k, k))
+    for a in range(k):
+        for c in range(k):
+            s = 0.0
+            for q in range(k):
+                s += A_[a, q] * A_[c, q]
+            Sigma[a, c] = s
+    return A_, Sigma
+
+
+@_jit
+def _covariance_grad(g_Sigma, A_, L, v, sd_idx, c0, g_v):
+    """Back through :func:`_covariance`: d/dsd into ``g_v``; returns d/dL.
+    (``Sigma = A A'``: dA = (G + G') A; ``A = diag(sd) L``.)"""
+    k = L.shape[0]
+    gL = np.zeros((k, k))
+    for a in range(k):
+        for c in range(k):
+            s = 0.0
+            for q in range(k):
+                s += (g_Sigma[a, q] + g_Sigma[q, a]) * A_[q, c]
+            g_v[sd_idx[c0 + a]] += s * L[a, c]
+            gL[a, c] = s * v[sd_idx[c0 + a]]
+    return gL
 
 
 @_jit
@@ -47,17 +81,7 @@ def one_factor(x, grad, A):
     L = np.zeros((k, k))
     before = np.empty(m)
     fill_cholesky(v, cpc_idx, cpc_row, cpc_col, 0, m, L, before)
-    A_ = np.empty((k, k))
-    for a in range(k):
-        for c in range(k):
-            A_[a, c] = v[sd_idx[a]] * L[a, c]
-    Sigma = np.empty((k, k))
-    for a in range(k):
-        for c in range(k):
-            s = 0.0
-            for q in range(k):
-                s += A_[a, q] * A_[c, q]
-            Sigma[a, c] = s
+    A_, Sigma = _covariance(v, sd_idx, 0, k, L)
     sigma = np.array(v[sigma_idx[0]])
     ll, g_theta, g_Sigma, g_sigma = _KERNEL(theta, Sigma, sigma, N, yty, Dty, DtD, ZtZ, ZtD, Zty)
     total += ll.item()
@@ -66,15 +90,7 @@ def one_factor(x, grad, A):
     for a in range(p):
         g_v[theta_idx[a]] += g_theta[a]
     g_v[sigma_idx[0]] += g_sigma.item()
-    # Sigma = A A': dA = (G + G') A; A = diag(sd) L
-    gL = np.zeros((k, k))
-    for a in range(k):
-        for c in range(k):
-            s = 0.0
-            for q in range(k):
-                s += (g_Sigma[a, q] + g_Sigma[q, a]) * A_[q, c]
-            g_v[sd_idx[a]] += s * L[a, c]
-            gL[a, c] = s * v[sd_idx[a]]
+    gL = _covariance_grad(g_Sigma, A_, L, v, sd_idx, 0, g_v)
     cholesky_grad(v, cpc_idx, cpc_row, cpc_col, 0, m, L, gL, before, g_v)
     chain_rule(code, v, g_v, grad)
     return total
@@ -137,6 +153,55 @@ def _loglik(fcode, aux, y, n, eta, ge):
 
 
 @_jit
+def _sampled_rows(fcode, aux, eta, R, gpos, Zv, fmeta, y, trials, ge, GR):
+    """The group effects gathered into ``eta``, the row densities, their gradients scattered
+    back into ``GR``; returns (ll, d/daux); d/deta into ``ge``."""
+    N = y.shape[0]
+    for f in range(fmeta.shape[0]):
+        k = fmeta[f, 0]
+        c0 = fmeta[f, 4]
+        if fmeta[f, 8] == 1:  # one coefficient whose column is all ones (a varying intercept)
+            for i in range(N):
+                eta[i] += R[gpos[f, i]]
+        else:
+            for i in range(N):
+                s = 0.0
+                for c in range(k):
+                    s += Zv[c0 + c, i] * R[gpos[f, i] + c]
+                eta[i] += s
+    ll, g_aux = _loglik(fcode, aux, y, trials, eta, ge)
+    for f in range(fmeta.shape[0]):
+        k = fmeta[f, 0]
+        c0 = fmeta[f, 4]
+        if fmeta[f, 8] == 1:
+            for i in range(N):
+                GR[gpos[f, i]] += ge[i]
+        else:
+            for i in range(N):
+                for c in range(k):
+                    GR[gpos[f, i] + c] += Zv[c0 + c, i] * ge[i]
+    return ll, g_aux
+
+
+@_jit
+def _crossed(
+    v, eta, R, y, cmeta, csd_idx, cpc_idx, cpc_row, cpc_col, before, cZ, cindex, cZtZ, oindex, oZ, at, g_v
+):
+    """The Gaussian likelihood with one crossed factor integrated out (the collapsed rows
+    kernel); its SDs' and CPCs' gradients into ``g_v``; returns (ll, d/deta, d/dR, d/dsigma)."""
+    k, q0, nq = cmeta[0], cmeta[1], cmeta[2]
+    L = np.zeros((k, k))
+    fill_cholesky(v, cpc_idx, cpc_row, cpc_col, q0, nq, L, before)
+    A_, Sigma = _covariance(v, csd_idx, 0, k, L)
+    sigma = np.array(v[at])
+    ll, g_eta, g_u, g_Sigma, g_sigma = _ROWS_KERNEL(eta, R, Sigma, sigma, y, cZ, cindex, cZtZ, oindex, oZ)
+    gL = _covariance_grad(g_Sigma, A_, L, v, csd_idx, 0, g_v)
+    if nq > 0:
+        cholesky_grad(v, cpc_idx, cpc_row, cpc_col, q0, nq, L, gL, before, g_v)
+    return ll.item(), g_eta, g_u, g_sigma.item()
+
+
+@_jit
 def _meta(fmeta, f):
     m = fmeta[f]
     return m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7]
@@ -146,7 +211,8 @@ def _meta(fmeta, f):
 def rows(x, grad, A):
     """A model with its group effects as parameters (:mod:`bayesmix.inference.native.rows`)."""
     code, par, _, theta_idx, XT, offset, y, trials, fam = A[:9]
-    fmeta, sd_idx, cpc_idx, cpc_row, cpc_col, gpos, Zv, M = A[9:]
+    fmeta, sd_idx, cpc_idx, cpc_row, cpc_col, gpos, Zv, M = A[9:17]
+    cmeta, csd_idx, cZ, cindex, cZtZ, oindex, oZ = A[17:]
     n = x.shape[0]
     v = np.empty(n)
     g_v = np.zeros(n)
@@ -190,40 +256,40 @@ def rows(x, grad, A):
         t = theta[a]
         for i in range(N):
             eta[i] += XT[a, i] * t
-    for f in range(F):
-        k = fmeta[f, 0]
-        c0 = fmeta[f, 4]
-        if fmeta[f, 8] == 1:  # one coefficient whose column is all ones (a varying intercept)
-            for i in range(N):
-                eta[i] += R[gpos[f, i]]
-        else:
-            for i in range(N):
-                s = 0.0
-                for c in range(k):
-                    s += Zv[c0 + c, i] * R[gpos[f, i] + c]
-                eta[i] += s
     aux_pos = int(fam[1])
     fcode = int(fam[0])
-    aux = v[aux_pos] if aux_pos >= 0 else 1.0
-    ge = np.empty(N)
-    ll, g_aux = _loglik(fcode, aux, y, trials, eta, ge)
+    if fcode == 5:
+        ll, ge, GR, g_aux = _crossed(
+            v,
+            eta,
+            R,
+            y,
+            cmeta,
+            csd_idx,
+            cpc_idx,
+            cpc_row,
+            cpc_col,
+            before,
+            cZ,
+            cindex,
+            cZtZ,
+            oindex,
+            oZ,
+            aux_pos,
+            g_v,
+        )
+    else:
+        ge = np.empty(N)
+        GR = np.zeros(M.shape[0])
+        ll, g_aux = _sampled_rows(
+            fcode, v[aux_pos] if aux_pos >= 0 else 1.0, eta, R, gpos, Zv, fmeta, y, trials, ge, GR
+        )
     g_theta = np.zeros(p)
     for a in range(p):
         s = 0.0
         for i in range(N):
             s += XT[a, i] * ge[i]
         g_theta[a] = s
-    GR = np.zeros(M.shape[0])
-    for f in range(F):
-        k = fmeta[f, 0]
-        c0 = fmeta[f, 4]
-        if fmeta[f, 8] == 1:
-            for i in range(N):
-                GR[gpos[f, i]] += ge[i]
-        else:
-            for i in range(N):
-                for c in range(k):
-                    GR[gpos[f, i] + c] += Zv[c0 + c, i] * ge[i]
     total += ll + fam[2]
     for f in range(F):
         k, J, mode, e0, c0, q0, nq, r0 = _meta(fmeta, f)

@@ -161,7 +161,7 @@ def expanded_layout(free, keep) -> tuple[np.ndarray, list]:
         pos += int(np.prod(shape, dtype=int))
     out_idx: list[int] = []
     expanded = []
-    for value_name, shape, rv_name, transformed in free:
+    for value_name, shape, _, _ in free:
         size = int(np.prod(shape, dtype=int))
         i0 = starts[value_name]
         start = len(out_idx)

@@ -8,8 +8,12 @@ them), any number of grouping factors, crossed or nested, each non-centred
 its population and level-two coefficients (``m ~ MvN(M theta + m0, ...)``, ``r = m - M theta
 - m0``; the means are linear in ``theta`` and read off
 :func:`bayesmix.graph.build.centring_means`), and offsets.  Anything else (weights, other
-links, cutpoints, a factor integrated out) raises
-:class:`~bayesmix.inference.native.layout.Unsupported`.
+links, cutpoints) raises :class:`~bayesmix.inference.native.layout.Unsupported`.
+
+A Gaussian model of crossed factors with one of them integrated out given the others
+(:class:`bayesmix.collapsed.crossed.RowsCollapse`) is a rows program too: the sampled
+factors as above, and the collapsed factor's likelihood through the same kernel the
+graph's Op calls (``kernels()["rows"]``), family code 5.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ __all__ = ["program", "ARRAYS", "TABLE_LEN", "FAMILIES", "MODES"]
 #: family -> (code, its extra parameter or None); only these links
 FAMILIES = {
     ("gaussian", "identity"): (0, names.SIGMA),
+    # 5: gaussian with one crossed factor integrated out (set by :func:`program`)
     ("bernoulli", "logit"): (1, None),
     ("binomial", "logit"): (2, None),
     ("poisson", "log"): (3, None),
@@ -65,6 +70,15 @@ ARRAYS = (
     ("gpos", 2),  # per factor and row: where the row's group's effects start in the workspace
     ("Zv", 2),
     ("M", 2),
+    # the factor integrated out (empty arrays when none): k, first CPC, CPCs; its SDs'
+    # positions; the collapsed kernel's data (:meth:`RowsCollapse.loglik`)
+    ("cmeta", 1),
+    ("csd_idx", 1),
+    ("cZ", 2),
+    ("cindex", 1),
+    ("cZtZ", 3),
+    ("oindex", 2),
+    ("oZ", 2),
 )
 TABLE_LEN = table_len(d for _, d in ARRAYS)
 
@@ -75,20 +89,26 @@ def program(built, design, keep) -> Program:
     Raises :class:`~bayesmix.inference.native.layout.Unsupported` for models it does not cover.
     """
     family, data = built.family, built.response
-    if built.collapsed is not None or family is None or data is None:
+    if family is None or data is None:
+        raise Unsupported
+    ss = built.collapsed
+    if ss is not None and (getattr(ss, "strategy", "") != "crossed" or family.name != "gaussian"):
         raise Unsupported
     fam = FAMILIES.get((family.name, family.link))
     if fam is None or data.get("weights") is not None:
         raise Unsupported
     model = built.model
-    if model.potentials or [v.name for v in model.observed_RVs] != ["obs"]:
+    if ss is None and (model.potentials or [v.name for v in model.observed_RVs] != ["obs"]):
+        raise Unsupported
+    if ss is not None and ([p.name for p in model.potentials] != ["collapsed_loglik"] or model.observed_RVs):
         raise Unsupported
     if any(d.name in keep for d in model.deterministics):
         raise Unsupported
     if tuple(built.aux) != (() if fam[1] is None else (fam[1],)):
         raise Unsupported
+    sampled = [f for f in design.factors if ss is None or f.name != ss.factor]
     modes = {}
-    for f in design.factors:
+    for f in sampled:
         if built.around.get(f.name):
             modes[f.name] = ("around", names.m_var(f.name))
         elif built.centered.get(f.name):
@@ -109,7 +129,7 @@ def program(built, design, keep) -> Program:
     aux_pos = -1 if fam[1] is None else int(where(built.parts, offsets, fam[1], 1)[0])
     fmeta, sd_idx, cpc_idx, cpc_row, cpc_col, M_rows = [], [], [], [], [], []
     k0 = q0 = r0 = 0
-    for f in design.factors:
+    for f in sampled:
         mode, var = modes[f.name]
         k, J = len(f.coefs), f.n_levels
         if var not in offsets:
@@ -124,9 +144,15 @@ def program(built, design, keep) -> Program:
         M_rows.append(_means(built, design, f, p) if mode == "around" else np.zeros((J * k, p + 1)))
         k0, q0, r0 = k0 + k, q0 + len(qi), r0 + J * k
     gpos = np.array(
-        [row[7] + f.index * row[0] for f, row in zip(design.factors, fmeta, strict=True)], dtype=np.int64
-    ).reshape(len(design.factors), n_rows)
-    Zv = np.concatenate([f.Z.T for f in design.factors]) if design.factors else np.zeros((0, n_rows))
+        [row[7] + f.index * row[0] for f, row in zip(sampled, fmeta, strict=True)], dtype=np.int64
+    ).reshape(len(sampled), n_rows)
+    Zv = np.concatenate([f.Z.T for f in sampled]) if sampled else np.zeros((0, n_rows))
+    collapsed = _collapsed(built, design, ss, offsets, q0, n_rows)
+    if ss is not None:
+        cpc_idx.extend(collapsed.pop("cpc_idx"))
+        cpc_row.extend(collapsed.pop("cpc_row"))
+        cpc_col.extend(collapsed.pop("cpc_col"))
+        fam = (5, fam[1])
     if not (np.isfinite(X).all() and np.isfinite(Zv).all() and np.isfinite(offset).all()):
         raise Unsupported
     out_idx, expanded = expanded_layout(free, keep)
@@ -140,7 +166,7 @@ def program(built, design, keep) -> Program:
             offset,
             y,
             trials,
-            np.array([fam[0], aux_pos, _constant(family.name, y, trials)], dtype=float),
+            np.array([fam[0], aux_pos, 0.0 if ss is not None else _constant(family.name, y, trials)]),
             np.asarray(fmeta, dtype=np.int64).reshape(len(fmeta), 9),
             np.asarray(sd_idx, dtype=np.int64),
             np.asarray(cpc_idx, dtype=np.int64),
@@ -149,9 +175,40 @@ def program(built, design, keep) -> Program:
             gpos,
             Zv,
             np.concatenate(M_rows) if M_rows else np.zeros((0, p + 1)),
+            *collapsed.values(),
         )
     )
     return Program("rows", arrays, [(a, b) for a, b, _, _ in free], expanded)
+
+
+def _collapsed(built, design, ss, offsets, q0: int, n_rows: int) -> dict:
+    """The integrated-out factor's arrays (in :data:`ARRAYS` order after ``M``; empty without one)."""
+    if ss is None:
+        return {
+            "cmeta": np.zeros(3, dtype=np.int64),
+            "csd_idx": np.zeros(0, dtype=np.int64),
+            "cZ": np.zeros((0, 0)),
+            "cindex": np.zeros(0, dtype=np.int64),
+            "cZtZ": np.zeros((0, 0, 0)),
+            "oindex": np.zeros((0, 0), dtype=np.int64),
+            "oZ": np.zeros((0, 0)),
+        }
+    f = design.factor(ss.factor)
+    k = len(f.coefs)
+    qi, qr, qc = cpc_positions(f, offsets)
+    unit = k == 1 and bool(np.all(ss.Z == 1.0))
+    return {
+        "cmeta": np.array([k, q0, len(qi)], dtype=np.int64),
+        "csd_idx": where(built.parts, offsets, names.sd_var(f.name), k),
+        "cZ": np.zeros((n_rows, 0)) if unit else ss.Z,
+        "cindex": ss.index,
+        "cZtZ": ss.ZtZ,
+        "oindex": ss.others_index,
+        "oZ": np.zeros((len(ss.others_Z), 0)) if bool(np.all(ss.others_Z == 1.0)) else ss.others_Z,
+        "cpc_idx": qi,
+        "cpc_row": qr,
+        "cpc_col": qc,
+    }
 
 
 def _population(built, design, offsets) -> tuple[np.ndarray, np.ndarray]:
