@@ -1,6 +1,8 @@
 """Shrinkage report: no-pooling estimates are each group's own regression, complete pooling is
 one regression ignoring the groups, shrinkage factors lie in [0, 1] and grow as groups shrink."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -68,7 +70,9 @@ def test_smaller_counties_shrink_more(radon):
     # the level-two prediction is the target: population differs by county (uranium)
     assert t["population"].nunique() > 50
     smallest = t["n"].idxmin()[1]
-    assert "county" in report.text and "1 row (median" in report.text
+    # the paragraph explains the most shrunk groups by their size (which of the many 1-4 row
+    # counties come first varies with the draws)
+    assert "county" in report.text and re.search(r"\d+ rows? \(median 5\)", report.text)
     assert t.loc[("county", smallest, "Intercept"), "shrinkage"] > t["shrinkage"].median()
 
 

@@ -118,9 +118,11 @@ def test_refitting_a_model_reuses_its_compiled_function():
     # Counted, not timed: with a warm disk cache the first compile is fast too.
     from bayesmix.inference import compiled
 
+    # (a cache passed explicitly: the model would otherwise take the native path, no graph)
     m = bm.Model("Yield ~ 1 + (1 | Batch)", bm.datasets.load("dyestuff"))
     kw = dict(draws=50, tune=50, chains=2, progressbar=False, check=False)
-    m.fit(seed=1, collapse=False, **kw)  # the collapsed one-factor model needs no compiled graph
-    before = compiled.DEFAULT_CACHE.reused
-    m.fit(seed=2, collapse=False, **kw)
-    assert compiled.DEFAULT_CACHE.reused == before + 1
+    cache = compiled.CompileCache()
+    m.fit(seed=1, collapse=False, cache=cache, **kw)
+    before = cache.reused
+    m.fit(seed=2, collapse=False, cache=cache, **kw)
+    assert cache.reused == before + 1
