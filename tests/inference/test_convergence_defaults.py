@@ -96,3 +96,78 @@ def test_glmm_factors_are_centred_where_the_data_inform_their_groups():
     ]
     built = bm.Model("y ~ x + (1 | subj)", few, family="bernoulli").built
     assert built.centered == {"subj": False}
+
+
+CROSSED_LOGIT = {
+    "b": {"Intercept": -0.5, "x": 0.8},
+    "sd": {"subj": {"Intercept": 1.0, "x": 0.4}, "item": 0.6},
+    "cor": {"subj": 0.2},
+}
+
+
+def _passes_the_check(model, seed):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", bm.ConvergenceWarning)
+        fit = model.fit(seed=seed, progressbar=False)
+    c = fit.convergence
+    assert c["ok"] and c["divergences"] == 0 and not c["stuck_chains"]
+    assert c["max_rhat"] <= 1.01 and c["min_ess_bulk"] >= 400
+    return fit
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_crossed_logit_converges_at_the_defaults(seed):
+    # issue 15's second target: ~7,500 binary rows, 300 subjects (varying intercept and slope)
+    # x 25 items; 10 of 10 data sets passed (min bulk ESS 828-1,073; benchmarks/README.md)
+    design = bm.simulate.design(
+        {"subj": 300, "item": 25}, structure="crossed", within={"x": "normal(0, 1)"}, seed=3
+    )
+    formula = "y ~ x + (1 + x | subj) + (1 | item)"
+    data = bm.Model.from_design(formula, design, family="bernoulli").simulate(CROSSED_LOGIT, seed=200 + seed)
+    fit = _passes_the_check(bm.Model(formula, data, family="bernoulli"), seed)
+    # and about the truth: the slope's 99% interval covers 0.8
+    lo, hi = np.quantile(fit.posterior["b"].sel(term="x").values, [0.005, 0.995])
+    assert lo < 0.8 < hi
+
+
+def overdispersed_counts(seed: int):
+    """Counts shaped like issue 15's held-out set: ~400 rows, 0 to ~90 with median 2, 120 groups
+    of 1-10 rows nested in ~50 of 60 locations, a year factor and a height predictor constant
+    within groups (level-two), and row-level log-normal noise (overdispersion) on top."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    n_loc, n_grp = 60, 120
+    loc_of_grp = rng.integers(0, n_loc, n_grp)
+    sizes = rng.integers(1, 11, n_grp)
+    sizes = np.maximum(1, np.round(sizes * 403 / sizes.sum()).astype(int))
+    grp = np.repeat(np.arange(n_grp), sizes)
+    loc = loc_of_grp[grp]
+    year = rng.choice(["y1", "y2", "y3"], n_grp)[grp]
+    height = rng.normal(0, 1, n_grp)[grp]
+    eta = (
+        0.6
+        + 0.3 * height
+        + np.select([year == "y2", year == "y3"], [0.4, -0.3], 0.0)
+        + rng.normal(0, 0.8, n_loc)[loc]
+        + rng.normal(0, 0.7, n_grp)[grp]
+        + rng.normal(0, 0.6, len(grp))
+    )
+    return pd.DataFrame(
+        {
+            "y": rng.poisson(np.exp(eta)),
+            "year": year,
+            "height": height,
+            "grp": [f"g{g}" for g in grp],
+            "loc": [f"l{v}" for v in loc],
+        }
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_overdispersed_poisson_converges_at_the_defaults(seed):
+    # issue 15's third target (its held-out set got stuck chains with an earlier version)
+    data = overdispersed_counts(1000 + seed)
+    model = bm.Model("y ~ year + height + (1 | grp) + (1 | loc)", data, family="poisson")
+    assert {t.term for t in model.design.level2} >= {"height"}
+    _passes_the_check(model, seed)
