@@ -11,7 +11,10 @@ through constants such as log(2 pi) computed differently).
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+import pytensor
 import pytest
+from pytensor.compile.mode import Mode
 
 import bayesmix as bm
 from bayesmix.inference import native
@@ -44,11 +47,15 @@ def test_log_density_and_gradient_equal_pymc(data, formula, priors):
     _compare(m.built_collapsed, m.design, "one_factor")
 
 
-def _compare(built, design, kind, seed=3, scale=0.7):
+def _compare(built, design, kind, seed=3, scale=0.7, reference=None, mode=None, differences=False):
     prog = native.program(built, design, built.free_names)
     assert prog is not None and prog.kind == kind
-    model = built.model
-    logp, dlogp = model.compile_logp(), model.compile_dlogp()
+    model = built.model if reference is None else reference
+    # evaluated in Python (no machine code: seconds instead of a minute); by default with PyMC's
+    # stability rewrites, Python floats in the rewritten graph as float64 (see PROBIT_ORDINAL_CASES)
+    with pytensor.config.change_flags(cast_policy="numpy+floatX"):
+        mode = mode or Mode(linker="py", optimizer="fast_run")
+        logp, dlogp = model.compile_logp(mode=mode), model.compile_dlogp(mode=mode)
     start = model.initial_point()
     rng = np.random.default_rng(seed)
     for _ in range(4):
@@ -56,7 +63,20 @@ def _compare(built, design, kind, seed=3, scale=0.7):
         x = np.concatenate([np.ravel(point[model.rvs_to_values[rv].name]) for rv in model.free_RVs])
         value, grad = native.evaluate(prog, x)
         np.testing.assert_allclose(value, logp(point), rtol=1e-10)
-        np.testing.assert_allclose(grad, dlogp(point), rtol=1e-9, atol=1e-9)
+        if not differences:
+            np.testing.assert_allclose(grad, dlogp(point), rtol=1e-9, atol=1e-9)
+            continue
+        # PyMC's gradient is off by up to ~1e-7 relative here, and its log density has ~5e-8 of
+        # rounding noise (too much for differences of it): the gradient is checked against PyMC's
+        # at 1e-6 and against fourth-order central differences of the native log density, which
+        # equals PyMC's to 1e-10 at every point checked (truncation ~h^4, rounding ~1e-16 |logp| / h:
+        # below 1e-9 here, so 1e-8 is a failing tolerance)
+        np.testing.assert_allclose(grad, dlogp(point), rtol=1e-6, atol=1e-6)
+        h, fd = 1e-4, np.empty_like(x)
+        for i in range(len(x)):
+            f2, f1, m1, m2 = (native.evaluate(prog, x + t * h * np.eye(len(x))[i])[0] for t in (2, 1, -1, -2))
+            fd[i] = (8.0 * (f1 - m1) - (f2 - m2)) / (12.0 * h)
+        np.testing.assert_allclose(grad, fd, rtol=1e-8, atol=1e-8)
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +133,51 @@ CROSSED_CASES = [
 ]
 
 
+# the probit link and the ordinal family, with the ordered cutpoints.  PyMC's reference is built
+# with Python floats as float64 constants: by default ``pm.math.invprobit``'s sqrt(2) is a float32
+# constant, which moves the probit probabilities by ~6e-7 relative.  The points are drawn closer to
+# the start (scale 0.2): PyMC's OrderedLogistic subtracts CDFs, which loses digits for categories
+# far in a tail (0.015 of -994 at scale 0.7), while the native density has no subtraction; and
+# PyMC's Bernoulli at p = Phi(eta) is -inf once Phi(eta) rounds to 1 (eta > 8.3; scale 0.1).
+# Without the rewrites (FAST_COMPILE): the Python implementations of the rewritten ordinal graph
+# were 2e-7 off in the gradient, where the numba-compiled graph, the unrewritten one and central
+# differences of the native density agree to 1e-8 or better.  PyMC's gradient of the probit
+# Bernoulli is ~1e-7 off (see _compare's ``differences``).
+PROBIT_ORDINAL_CASES = [
+    ("rating ~ Days + (Days | Subject) + (1 | item)", "cumulative", "logit", False, 0.2),
+    ("rating ~ Days + w + (1 | Subject)", "cumulative", "probit", True, 0.2),
+    (
+        "ordered ~ 1 + (1 | Subject) + (1 | item)",
+        "cumulative",
+        "logit",
+        {"Subject": True, "item": False},
+        0.2,
+    ),
+    ("ordered ~ w + (1 + w || Subject)", "cumulative", "probit", False, 0.2),
+    ("y01 ~ Days + age + (Days | Subject) + (1 | item)", "bernoulli", "probit", "auto", 0.1),
+]
+
+
+@pytest.mark.parametrize("formula,family,link,centered,scale", PROBIT_ORDINAL_CASES)
+def test_probit_and_ordinal_log_density_and_gradient_equal_pymc(
+    glmm_data, formula, family, link, centered, scale
+):
+    d = glmm_data.assign(rating=pd.cut(glmm_data.Reaction, [0, 250, 300, 350, 1000], labels=False) + 1)
+    d["ordered"] = pd.Categorical.from_codes(d.rating - 1, ["low", "mid", "high", "top"], ordered=True)
+    m = bm.Model(formula, d, family=family, link=link, centered=centered)
+    with pytensor.config.change_flags(cast_policy="numpy+floatX"):
+        reference = bm.Model(formula, d, family=family, link=link, centered=centered).built.model
+    _compare(
+        m.built,
+        m.design,
+        "rows",
+        scale=scale,
+        reference=reference,
+        mode="FAST_COMPILE",
+        differences=family == "bernoulli",
+    )
+
+
 @pytest.mark.parametrize("formula,centered,priors", CROSSED_CASES)
 def test_crossed_collapsed_log_density_and_gradient_equal_pymc(glmm_data, formula, centered, priors):
     m = bm.Model(formula, glmm_data, centered=centered, priors=priors)
@@ -129,7 +194,7 @@ def test_models_it_does_not_cover_go_through_the_graph(data):
     )
     for formula, family, link in [
         ("Reaction ~ Days + (1 | team/Subject)", "gaussian", None),  # nested, integrated out
-        ("y01 ~ Days + (1 | Subject)", "bernoulli", "probit"),  # a link the rows density does not know
+        ("Reaction ~ Days + (1 | Subject)", "gamma", None),  # a family it does not know
         ("Reaction ~ Days + (1 | Subject)", "student", None),  # a family it does not know
     ]:
         m = bm.Model(formula, d, family=family, link=link)

@@ -20,7 +20,11 @@ from bayesmix.inference.native.scalar import (
     constrain,
     digamma,
     fill_cholesky,
+    log_ndtr,
+    mills,
     priors_of,
+    sigmoid,
+    softplus,
 )
 
 __all__ = ["one_factor", "rows"]
@@ -97,12 +101,12 @@ def one_factor(x, grad, A):
 
 
 @_jit
-def _loglik(fcode, aux, y, n, eta, ge):
-    """The rows' log densities without their data-only constants, summed; d/deta into ``ge``;
-    returns (total, d/d the family's extra parameter ``aux``).  One tight loop per family."""
+def _loglik(fcode, aux, y, n, eta, ge, g_aux):
+    """The rows' log densities without their data-only constants, summed; d/deta into ``ge``
+    and d/d the family's extra parameters ``aux`` (a view of the constrained values; sigma,
+    shape or the cutpoints) added to ``g_aux``.  One tight loop per family."""
     N = y.shape[0]
     ll = 0.0
-    g_aux = 0.0
     if fcode == 1 or fcode == 2:  # bernoulli, binomial (logit)
         # log(1 + exp(e)) = max(e, 0) + log(1 + t), t = exp(-|e|) in (0, 1]: the logs are
         # taken of products of 256 factors 1 + t (each in (1, 2], so no overflow), one exp per
@@ -128,34 +132,120 @@ def _loglik(fcode, aux, y, n, eta, ge):
             ll += y[i] * eta[i] - mu
             ge[i] = y[i] - mu
     elif fcode == 0:  # gaussian, aux = sigma
-        prec = 1.0 / (aux * aux)
+        sigma = aux[0]
+        prec = 1.0 / (sigma * sigma)
         ss = 0.0
         for i in range(N):
             d = y[i] - eta[i]
             ss += d * d
             ge[i] = d * prec
-        ll = -0.5 * ss * prec - N * math.log(aux)
-        g_aux = ss * prec / aux - N / aux
-    else:  # negbinomial NB2 (log), aux = shape: log(shape + mu) and mu / (shape + mu)
-        la = math.log(aux)
+        ll = -0.5 * ss * prec - N * math.log(sigma)
+        g_aux[0] += ss * prec / sigma - N / sigma
+    elif fcode == 4:  # negbinomial NB2 (log), aux = shape: log(shape + mu) and mu / (shape + mu)
+        shape = aux[0]
+        la = math.log(shape)
+        g = 0.0
         for i in range(N):
             e = eta[i]
             t = math.exp(-abs(la - e))
             inv = 1.0 / (1.0 + t)
             log_sum = max(la, e) + math.log(1.0 + t)
             w = inv if e >= la else t * inv
-            ll += math.lgamma(y[i] + aux) + aux * (la - log_sum) + y[i] * (e - log_sum)
-            ge[i] = y[i] - (aux + y[i]) * w
-            g_aux += digamma(y[i] + aux) + la - log_sum + 1.0 - (aux + y[i]) * (1.0 - w) / aux
-        ll -= N * math.lgamma(aux)
-        g_aux -= N * digamma(aux)
-    return ll, g_aux
+            ll += math.lgamma(y[i] + shape) + shape * (la - log_sum) + y[i] * (e - log_sum)
+            ge[i] = y[i] - (shape + y[i]) * w
+            g += digamma(y[i] + shape) + la - log_sum + 1.0 - (shape + y[i]) * (1.0 - w) / shape
+        ll -= N * math.lgamma(shape)
+        g_aux[0] += g - N * digamma(shape)
+    elif fcode == 6:  # cumulative (logit), aux = the increasing cutpoints
+        ll = _cumulative_logit(aux, y, eta, ge, g_aux)
+    elif fcode == 7:  # cumulative (probit)
+        ll = _cumulative_probit(aux, y, eta, ge, g_aux)
+    else:  # fcode == 8: bernoulli, binomial (probit): y log Phi(e) + (n - y) log Phi(-e)
+        for i in range(N):
+            e = eta[i]
+            g = 0.0
+            if y[i] > 0.0:
+                ll += y[i] * log_ndtr(e)
+                g += y[i] * mills(e)
+            if n[i] > y[i]:
+                ll += (n[i] - y[i]) * log_ndtr(-e)
+                g -= (n[i] - y[i]) * mills(-e)
+            ge[i] = g
+    return ll
 
 
 @_jit
-def _sampled_rows(fcode, aux, eta, R, gpos, Zv, fmeta, y, trials, ge, GR):
+def _cumulative_logit(c, y, eta, ge, g_c):
+    """P(y = k) = F(a) - F(b), a = c_k - eta, b = c_{k-1} - eta, F the logistic CDF, as
+    log F(a) + log(1 - F(b)) + log(1 - exp(b - a)) (no cancellation in either tail)."""
+    K1 = c.shape[0]
+    ll = 0.0
+    for i in range(y.shape[0]):
+        k = int(y[i])
+        g_eta = 0.0
+        if k < K1:  # log F(a) = -softplus(-a); d/da = F(-a)
+            a = c[k] - eta[i]
+            ll -= softplus(-a)
+            ga = sigmoid(-a)
+            g_c[k] += ga
+            g_eta -= ga
+        if k > 0:  # log(1 - F(b)) = -softplus(b); d/db = -F(b)
+            b = c[k - 1] - eta[i]
+            ll -= softplus(b)
+            gb = -sigmoid(b)
+            g_c[k - 1] += gb
+            g_eta -= gb
+        if 0 < k < K1:  # log(1 - exp(-(a - b))), d/d(a - b) = 1 / expm1(a - b)
+            d = c[k] - c[k - 1]
+            ll += math.log(-math.expm1(-d))
+            gd = 1.0 / math.expm1(d)
+            g_c[k] += gd
+            g_c[k - 1] -= gd
+        ge[i] = g_eta
+    return ll
+
+
+@_jit
+def _cumulative_probit(c, y, eta, ge, g_c):
+    """P(y = k) = Phi(a) - Phi(b) as above with the normal CDF: below the middle as
+    Phi(a) (1 - Phi(b) / Phi(a)), above it as Phi(-b) (1 - Phi(-a) / Phi(-b))."""
+    K1 = c.shape[0]
+    ll = 0.0
+    for i in range(y.shape[0]):
+        k = int(y[i])
+        if k == 0:
+            a = c[0] - eta[i]
+            ll += log_ndtr(a)
+            ga = mills(a)
+            g_c[0] += ga
+            ge[i] = -ga
+            continue
+        b = c[k - 1] - eta[i]
+        if k == K1:
+            ll += log_ndtr(-b)
+            gb = -mills(-b)
+            g_c[k - 1] += gb
+            ge[i] = -gb
+            continue
+        a = c[k] - eta[i]
+        if b > 0.0:
+            hi, lo = log_ndtr(-b), log_ndtr(-a)
+        else:
+            hi, lo = log_ndtr(a), log_ndtr(b)
+        lp = hi + math.log(-math.expm1(lo - hi))
+        ll += lp
+        ga = math.exp(-0.5 * a * a - LOG_2PI_HALF - lp)
+        gb = -math.exp(-0.5 * b * b - LOG_2PI_HALF - lp)
+        g_c[k] += ga
+        g_c[k - 1] += gb
+        ge[i] = -(ga + gb)
+    return ll
+
+
+@_jit
+def _sampled_rows(fcode, aux, g_aux, eta, R, gpos, Zv, fmeta, y, trials, ge, GR):
     """The group effects gathered into ``eta``, the row densities, their gradients scattered
-    back into ``GR``; returns (ll, d/daux); d/deta into ``ge``."""
+    back into ``GR``; returns the log density; d/deta into ``ge``, d/daux added to ``g_aux``."""
     N = y.shape[0]
     for f in range(fmeta.shape[0]):
         k = fmeta[f, 0]
@@ -169,7 +259,7 @@ def _sampled_rows(fcode, aux, eta, R, gpos, Zv, fmeta, y, trials, ge, GR):
                 for c in range(k):
                     s += Zv[c0 + c, i] * R[gpos[f, i] + c]
                 eta[i] += s
-    ll, g_aux = _loglik(fcode, aux, y, trials, eta, ge)
+    ll = _loglik(fcode, aux, y, trials, eta, ge, g_aux)
     for f in range(fmeta.shape[0]):
         k = fmeta[f, 0]
         c0 = fmeta[f, 4]
@@ -180,7 +270,7 @@ def _sampled_rows(fcode, aux, eta, R, gpos, Zv, fmeta, y, trials, ge, GR):
             for i in range(N):
                 for c in range(k):
                     GR[gpos[f, i] + c] += Zv[c0 + c, i] * ge[i]
-    return ll, g_aux
+    return ll
 
 
 @_jit
@@ -258,6 +348,7 @@ def rows(x, grad, A):
             eta[i] += XT[a, i] * t
     aux_pos = int(fam[1])
     fcode = int(fam[0])
+    n_aux = int(fam[3])
     if fcode == 5:
         ll, ge, GR, g_aux = _crossed(
             v,
@@ -281,9 +372,11 @@ def rows(x, grad, A):
     else:
         ge = np.empty(N)
         GR = np.zeros(M.shape[0])
-        ll, g_aux = _sampled_rows(
-            fcode, v[aux_pos] if aux_pos >= 0 else 1.0, eta, R, gpos, Zv, fmeta, y, trials, ge, GR
+        at = max(aux_pos, 0)  # (no extra parameter: an empty view)
+        ll = _sampled_rows(
+            fcode, v[at : at + n_aux], g_v[at : at + n_aux], eta, R, gpos, Zv, fmeta, y, trials, ge, GR
         )
+        g_aux = 0.0
     g_theta = np.zeros(p)
     for a in range(p):
         s = 0.0
@@ -351,7 +444,7 @@ def rows(x, grad, A):
         return -np.inf
     for a in range(p):
         g_v[theta_idx[a]] += g_theta[a]
-    if aux_pos >= 0:
+    if fcode == 5:
         g_v[aux_pos] += g_aux
     chain_rule(code, v, g_v, grad)
     return total

@@ -61,8 +61,10 @@ _RV_DIST = {
     "HalfFlatRV": "half_flat",
     "BetaRV": "beta",
 }
-#: transform codes
-TRANSFORMS = {None: 0, "LogTransform": 1, "LogOddsTransform": 2}
+#: transform codes; PyMC's increasing ``Ordered`` transform is 3 for a vector's first element
+#: (identity) and 4 for the others (the previous element plus ``exp(x)``)
+TRANSFORMS = {None: 0, "LogTransform": 1, "LogOddsTransform": 2, "Ordered": 3}
+ORDERED_NEXT = 4
 _N_PARAMS = {"normal": 2, "student_t": 3, "cauchy": 2, "half_normal": 1, "half_student_t": 2}
 _N_PARAMS |= {"half_cauchy": 1, "exponential": 1, "gamma": 2, "flat": 0, "half_flat": 0, "beta": 2}
 
@@ -129,6 +131,8 @@ def free_layout(model, standard_normal=(), external=()):
             raise Unsupported
         shape = tuple(np.shape(shapes[value.name]))
         size = int(np.prod(shape, dtype=int))
+        if tname == "Ordered" and (tr.positive or not tr.ascending or len(shape) != 1):
+            raise Unsupported
         if rv.name in external:
             dist, params = EXTERNAL, []
         elif rv.name in standard_normal:
@@ -139,7 +143,7 @@ def free_layout(model, standard_normal=(), external=()):
                 raise Unsupported
             dist, params = DISTS[name], _prior_params(rv.name, name, shared, size)
         for e in range(size):
-            code.append((TRANSFORMS[tname], dist))
+            code.append((ORDERED_NEXT if tname == "Ordered" and e > 0 else TRANSFORMS[tname], dist))
             par.append([*(p[e] for p in params), *([0.0] * (3 - len(params)))])
         free.append((value.name, shape, rv.name, tname is not None))
         offsets[rv.name] = pos

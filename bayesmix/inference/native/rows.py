@@ -1,14 +1,15 @@
 """The numbers that describe a model with its group effects as parameters to the native callback.
 
 Covers what the graph builds for the families whose row density the callback knows
-(gaussian, bernoulli with the logit link, binomial, poisson, negbinomial): population
+(gaussian, bernoulli with the logit or probit link, binomial, poisson, negbinomial, and the
+cumulative ordinal family with either link, its cutpoints under PyMC's ordered transform): population
 coefficients with level-two columns (their columns of ``X``, centred as the graph centres
 them), any number of grouping factors, crossed or nested, each non-centred
 (``r = (z L') * sd``), centred (``r ~ MvN(0, diag(sd) L L' diag(sd))``) or centred on
 its population and level-two coefficients (``m ~ MvN(M theta + m0, ...)``, ``r = m - M theta
 - m0``; the means are linear in ``theta`` and read off
 :func:`bayesmix.graph.build.centring_means`), and offsets.  Anything else (weights, other
-links, cutpoints) raises :class:`~bayesmix.inference.native.layout.Unsupported`.
+links or families) raises :class:`~bayesmix.inference.native.layout.Unsupported`.
 
 A Gaussian model of crossed factors with one of them integrated out given the others
 (:class:`bayesmix.collapsed.crossed.RowsCollapse`) is a rows program too: the sampled
@@ -45,6 +46,9 @@ FAMILIES = {
     ("binomial", "logit"): (2, None),
     ("poisson", "log"): (3, None),
     ("negbinomial", "log"): (4, "shape"),
+    ("cumulative", "logit"): (6, names.CUTPOINTS),
+    ("cumulative", "probit"): (7, names.CUTPOINTS),
+    ("bernoulli", "probit"): (8, None),
 }
 #: a factor's parameterisation: non-centred, centred, centred on its population coefficients
 MODES = {"noncentred": 0, "centred": 1, "around": 2}
@@ -59,7 +63,8 @@ ARRAYS = (
     ("offset", 1),
     ("y", 1),
     ("trials", 1),
-    ("fam", 1),  # family code, position of its extra parameter (-1: none), constant term
+    # family code, position of its first extra parameter (-1: none), constant term, how many
+    ("fam", 1),
     # per factor: k, J, mode, first position, first coef, first CPC, CPCs, first row of M and
     # of the group effects' workspace, 1 if it is one coefficient whose column is all ones
     ("fmeta", 2),
@@ -126,7 +131,7 @@ def program(built, design, keep) -> Program:
     p = X.shape[1]
     trials = np.asarray(data["n"], dtype=float) if family.name == "binomial" else np.ones(n_rows)
     offset = np.zeros(n_rows) if design.offset is None else np.asarray(design.offset, dtype=float)
-    aux_pos = -1 if fam[1] is None else int(where(built.parts, offsets, fam[1], 1)[0])
+    aux_pos, n_aux = _aux_position(built, family, fam[1], offsets)
     fmeta, sd_idx, cpc_idx, cpc_row, cpc_col, M_rows = [], [], [], [], [], []
     k0 = q0 = r0 = 0
     for f in sampled:
@@ -166,7 +171,7 @@ def program(built, design, keep) -> Program:
             offset,
             y,
             trials,
-            np.array([fam[0], aux_pos, 0.0 if ss is not None else _constant(family.name, y, trials)]),
+            np.array([fam[0], aux_pos, 0.0 if ss is not None else _constant(family.name, y, trials), n_aux]),
             np.asarray(fmeta, dtype=np.int64).reshape(len(fmeta), 9),
             np.asarray(sd_idx, dtype=np.int64),
             np.asarray(cpc_idx, dtype=np.int64),
@@ -211,6 +216,17 @@ def _collapsed(built, design, ss, offsets, q0: int, n_rows: int) -> dict:
     }
 
 
+def _aux_position(built, family, aux, offsets) -> tuple[int, int]:
+    """Where the family's extra parameters start in the unconstrained vector, and how many."""
+    if aux is None:
+        return -1, 0
+    if aux == names.CUTPOINTS:  # sampled as the increasing vector of the centred design
+        if names.CUTPOINTS_C not in offsets:
+            raise Unsupported
+        return offsets[names.CUTPOINTS_C], int(family.aux(built.response)[0].size)
+    return int(where(built.parts, offsets, aux, 1)[0]), 1
+
+
 def _population(built, design, offsets) -> tuple[np.ndarray, np.ndarray]:
     """The population part's matrix (``[1, X - mean(X)]`` with an intercept, else ``X``) and
     the positions of its coefficients."""
@@ -218,8 +234,8 @@ def _population(built, design, offsets) -> tuple[np.ndarray, np.ndarray]:
     if design.has_intercept:
         slopes = np.asarray(built.slope_idx, dtype=int)
         Xp = np.column_stack([np.ones(X.shape[0]), X[:, slopes] - built.xbar])
-    elif not built.family.has_intercept:
-        raise Unsupported  # cutpoints
+    elif not built.family.has_intercept:  # cutpoints instead of an intercept: X centred
+        Xp = X - built.xbar if X.shape[1] else X
     else:
         Xp = X
     return Xp, theta_positions(built, design, offsets, Xp.shape[1])

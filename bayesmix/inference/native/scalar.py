@@ -11,11 +11,21 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["prior", "constrain", "chain_rule", "fill_cholesky", "cholesky_grad", "digamma"]
+__all__ = [
+    "prior",
+    "constrain",
+    "chain_rule",
+    "fill_cholesky",
+    "cholesky_grad",
+    "digamma",
+    "log_ndtr",
+    "mills",
+]
 
 _LOG_2 = math.log(2.0)
 _LOG_PI = math.log(math.pi)
 LOG_2PI_HALF = 0.5 * math.log(2.0 * math.pi)
+_SQRT_HALF = math.sqrt(0.5)
 
 _jit = numba.njit(fastmath=False, cache=False, error_model="numpy")
 
@@ -88,6 +98,11 @@ def constrain(code, x, v):
         elif t == 1:
             v[i] = math.exp(x[i])
             logjac += x[i]
+        elif t == 3:  # an ordered vector's first element
+            v[i] = x[i]
+        elif t == 4:  # an ordered vector's next element: the previous one plus exp(x)
+            v[i] = v[i - 1] + math.exp(x[i])
+            logjac += x[i]
         else:
             # PyMC's logodds: sigmoid, log-Jacobian log u + log(1 - u)
             a = x[i]
@@ -110,15 +125,25 @@ def priors_of(code, par, v, g_v):
 
 @_jit
 def chain_rule(code, v, g_v, grad):
-    """The gradient in ``x`` from the gradient in the constrained values (Jacobians included)."""
-    for i in range(v.shape[0]):
+    """The gradient in ``x`` from the gradient in the constrained values (Jacobians included).
+
+    Last element first: an ordered vector's element moves every later one of its vector, so
+    its gradient is the sum of theirs (``acc``)."""
+    acc = 0.0
+    for i in range(v.shape[0] - 1, -1, -1):
         t = code[i, 0]
         if t == 0:
             grad[i] = g_v[i]
         elif t == 1:
             grad[i] = g_v[i] * v[i] + 1.0
-        else:
+        elif t == 2:
             grad[i] = g_v[i] * v[i] * (1.0 - v[i]) + 1.0 - 2.0 * v[i]
+        elif t == 4:
+            acc += g_v[i]
+            grad[i] = acc * (v[i] - v[i - 1]) + 1.0
+        else:  # t == 3, the vector's first element
+            grad[i] = acc + g_v[i]
+            acc = 0.0
 
 
 @_jit
@@ -166,6 +191,26 @@ def digamma(x):
     f = 1.0 / (x * x)
     t = f * (-1.0 / 12 + f * (1.0 / 120 + f * (-1.0 / 252 + f * (1.0 / 240 + f * (-1.0 / 132)))))
     return r + math.log(x) - 0.5 / x + t
+
+
+@_jit
+def log_ndtr(x):
+    """log of the standard normal CDF: for x > 0 as log1p(-Phi(-x)) (no loss near log 1), erfc
+    for -30 <= x <= 0 (relative error of glibc's erfc), the asymptotic series below (its next
+    term is below 2e-12 there)."""
+    if x > 0.0:
+        return math.log1p(-0.5 * math.erfc(x * _SQRT_HALF))
+    if x >= -30.0:
+        return math.log(0.5 * math.erfc(-x * _SQRT_HALF))
+    f = 1.0 / (x * x)
+    series = 1.0 + f * (-1.0 + f * (3.0 + f * (-15.0 + f * 105.0)))
+    return -0.5 * x * x - math.log(-x) - LOG_2PI_HALF + math.log(series)
+
+
+@_jit
+def mills(x):
+    """d/dx log Phi(x) = phi(x) / Phi(x)."""
+    return math.exp(-0.5 * x * x - LOG_2PI_HALF - log_ndtr(x))
 
 
 @_jit
