@@ -124,6 +124,11 @@ def m_var(factor: str) -> str:
     return f"{INTERNAL_PREFIX}m_{factor}"
 
 
+def is_group_effects(var: str) -> bool:
+    """Whether ``var`` is a factor's sampled group effects (:func:`z_var`, :func:`r_var` or :func:`m_var`)."""
+    return var.startswith(("r_", f"{INTERNAL_PREFIX}z_", f"{INTERNAL_PREFIX}m_"))
+
+
 def split_var(vector: str, dist: str) -> str:
     """Internal variable: the elements of ``vector`` whose priors share the family ``dist``."""
     return f"{INTERNAL_PREFIX}{vector}__{dist}"

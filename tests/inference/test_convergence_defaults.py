@@ -171,3 +171,30 @@ def test_overdispersed_poisson_converges_at_the_defaults(seed):
     model = bm.Model("y ~ year + height + (1 | grp) + (1 | loc)", data, family="poisson")
     assert {t.term for t in model.design.level2} >= {"height"}
     _passes_the_check(model, seed)
+
+
+def _counts_without_group_variation():
+    """sleepstudy's 18 subjects x 10 days with Poisson counts whose groups do not differ (the
+    true SDs are 0), a 7-level item factor and a level-two predictor."""
+    d = bm.datasets.load("sleepstudy")
+    rng = np.random.default_rng(7)
+    d = d.assign(item=np.arange(len(d)) % 7, w=rng.normal(size=len(d)))
+    subj = d.Subject.astype(str)
+    level = {s: rng.normal() for s in sorted(subj.unique())}
+    d["age"] = subj.map(level)
+    d["count"] = rng.poisson(np.exp(0.5 + 0.1 * d.Days))
+    return d
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_poisson_glmm_chains_do_not_start_where_exp_overflows(seed):
+    # with every variable jittered at the start (nutpie's default), sd * z put some rows' log
+    # mean near 60: log density ~-1e13, step sizes adapted down to 1e-208, and with these seeds
+    # 1-3 of 4 chains never left (max R-hat 5.2).  The group effects now start at zero.
+    data = _counts_without_group_variation()
+    m = bm.Model("count ~ Days + age + (1 + Days | Subject) + (1 | item)", data, family="poisson")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bm.ConvergenceWarning)  # a divergence or two: SDs of 0
+        c = m.fit(seed=seed, progressbar=False).convergence
+    assert not c["stuck_chains"] and c["max_rhat"] <= 1.01 and c["min_ess_bulk"] >= 400
+    assert c["divergences"] <= 10
