@@ -36,7 +36,8 @@ def _fit(args) -> int:
     print(model)
     print(model.priors)
     print(
-        "sampling (the first run on a machine compiles the model, about half a minute; later runs reuse the cache)"
+        "sampling (a model the precompiled log densities do not cover is compiled first, about half a "
+        "minute the first time its structure runs on a machine)"
     )
     fit = model.fit(progressbar=not args.quiet, **settings)
     report = fit.report()
