@@ -197,27 +197,42 @@ def structure_key(model, var_names=None, logp=None) -> str:
     return h.hexdigest()
 
 
+#: half-width of the group effects' start jitter (see :func:`_initial_points`)
+EFFECTS_JITTER = 0.1
+
+
 def _initial_points(model):
     """Starting points: PyMC's support points, jittered by uniform(-1, 1) on the unconstrained
-    scale except the group effects, which start at their support point (zero deviations).
+    scale, except the group effects, which get uniform(-0.1, 0.1) around their support point.
 
-    nutpie's default jitters every variable; a jittered SD times jittered standard-normal
-    effects put a Poisson model's log mean near 60 in some rows (exp(60) ~ 1e26), where the
-    log density is ~-1e13, the step size adapts down to ~1e-200 and the chain never leaves:
-    3 of 4 chains stuck on a 180-row Poisson GLMM (``benchmarks/README.md``).  The other
-    variables' jitter keeps the chains' starts dispersed for R-hat.
+    nutpie's default jitters every variable by one unit; a jittered SD times jittered
+    standard-normal effects put a Poisson model's log mean near 60 in some rows (exp(60) ~
+    1e26), where the log density is ~-1e13, the step size adapts down to ~1e-200 and the chain
+    never leaves: 1-3 of 4 chains stuck on a 180-row Poisson GLMM (``benchmarks/README.md``).
+    The effects are not started exactly at zero: an effect no row informs (a slope of a group
+    whose rows all have x = 0) would then have a zero gradient, which nutpie's initial mass
+    matrix (from the gradient's size) rejects.
     """
     from nutpie import compile_pymc as ncp
     from pymc.initial_point import make_initial_point_fn
 
-    return ncp._wrap_with_lock(
-        make_initial_point_fn(
-            model=model,
-            default_strategy="support_point",
-            jitter_rvs={rv for rv in model.free_RVs if not names.is_group_effects(rv.name)},
-            return_transformed=True,
-        )
+    effects = [model.rvs_to_values[rv].name for rv in model.free_RVs if names.is_group_effects(rv.name)]
+    support = make_initial_point_fn(
+        model=model,
+        default_strategy="support_point",
+        jitter_rvs={rv for rv in model.free_RVs if not names.is_group_effects(rv.name)},
+        return_transformed=True,
     )
+
+    def start(seed):
+        point = support(seed)
+        rng = np.random.default_rng(seed)
+        for name in effects:
+            value = np.asarray(point[name])
+            point[name] = value + rng.uniform(-EFFECTS_JITTER, EFFECTS_JITTER, size=value.shape)
+        return point
+
+    return ncp._wrap_with_lock(start)
 
 
 def _named_shared(variables) -> dict:
