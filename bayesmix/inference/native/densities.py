@@ -21,10 +21,9 @@ from bayesmix.inference.native.scalar import (
     digamma,
     fill_cholesky,
     log_ndtr,
-    mills,
+    log_ndtr_grad,
+    log_sigmoid_grad,
     priors_of,
-    sigmoid,
-    softplus,
 )
 
 __all__ = ["one_factor", "rows"]
@@ -165,11 +164,13 @@ def _loglik(fcode, aux, y, n, eta, ge, g_aux):
             e = eta[i]
             g = 0.0
             if y[i] > 0.0:
-                ll += y[i] * log_ndtr(e)
-                g += y[i] * mills(e)
+                lp, dlp = log_ndtr_grad(e)
+                ll += y[i] * lp
+                g += y[i] * dlp
             if n[i] > y[i]:
-                ll += (n[i] - y[i]) * log_ndtr(-e)
-                g -= (n[i] - y[i]) * mills(-e)
+                lp, dlp = log_ndtr_grad(-e)
+                ll += (n[i] - y[i]) * lp
+                g -= (n[i] - y[i]) * dlp
             ge[i] = g
     return ll
 
@@ -183,18 +184,16 @@ def _cumulative_logit(c, y, eta, ge, g_c):
     for i in range(y.shape[0]):
         k = int(y[i])
         g_eta = 0.0
-        if k < K1:  # log F(a) = -softplus(-a); d/da = F(-a)
-            a = c[k] - eta[i]
-            ll -= softplus(-a)
-            ga = sigmoid(-a)
+        if k < K1:  # log F(a); d/da = F(-a)
+            lp, ga = log_sigmoid_grad(c[k] - eta[i])
+            ll += lp
             g_c[k] += ga
             g_eta -= ga
-        if k > 0:  # log(1 - F(b)) = -softplus(b); d/db = -F(b)
-            b = c[k - 1] - eta[i]
-            ll -= softplus(b)
-            gb = -sigmoid(b)
-            g_c[k - 1] += gb
-            g_eta -= gb
+        if k > 0:  # log(1 - F(b)) = log F(-b); d/db = -F(b)
+            lp, gb = log_sigmoid_grad(eta[i] - c[k - 1])
+            ll += lp
+            g_c[k - 1] -= gb
+            g_eta += gb
         if 0 < k < K1:  # log(1 - exp(-(a - b))), d/d(a - b) = 1 / expm1(a - b)
             d = c[k] - c[k - 1]
             ll += math.log(-math.expm1(-d))
@@ -214,18 +213,17 @@ def _cumulative_probit(c, y, eta, ge, g_c):
     for i in range(y.shape[0]):
         k = int(y[i])
         if k == 0:
-            a = c[0] - eta[i]
-            ll += log_ndtr(a)
-            ga = mills(a)
+            lp, ga = log_ndtr_grad(c[0] - eta[i])
+            ll += lp
             g_c[0] += ga
             ge[i] = -ga
             continue
         b = c[k - 1] - eta[i]
         if k == K1:
-            ll += log_ndtr(-b)
-            gb = -mills(-b)
-            g_c[k - 1] += gb
-            ge[i] = -gb
+            lp, gb = log_ndtr_grad(-b)
+            ll += lp
+            g_c[k - 1] -= gb
+            ge[i] = gb
             continue
         a = c[k] - eta[i]
         if b > 0.0:

@@ -19,7 +19,8 @@ __all__ = [
     "cholesky_grad",
     "digamma",
     "log_ndtr",
-    "mills",
+    "log_ndtr_grad",
+    "log_sigmoid_grad",
 ]
 
 _LOG_2 = math.log(2.0)
@@ -208,18 +209,15 @@ def log_ndtr(x):
 
 
 @_jit
-def mills(x):
-    """d/dx log Phi(x) = phi(x) / Phi(x)."""
-    return math.exp(-0.5 * x * x - LOG_2PI_HALF - log_ndtr(x))
+def log_ndtr_grad(x):
+    """(log Phi(x), d/dx log Phi(x) = phi(x) / Phi(x)), the log CDF computed once."""
+    lp = log_ndtr(x)
+    return lp, math.exp(-0.5 * x * x - LOG_2PI_HALF - lp)
 
 
 @_jit
-def softplus(a):
-    """log(1 + exp(a)) without overflow."""
-    return max(a, 0.0) + math.log1p(math.exp(-abs(a)))
-
-
-@_jit
-def sigmoid(a):
-    e = math.exp(-abs(a))
-    return 1.0 / (1.0 + e) if a >= 0.0 else e / (1.0 + e)
+def log_sigmoid_grad(x):
+    """(log F(x), d/dx log F(x) = F(-x)) for the logistic CDF F, with one exp."""
+    t = math.exp(-abs(x))
+    lp = min(x, 0.0) - math.log1p(t)
+    return lp, (t / (1.0 + t) if x >= 0.0 else 1.0 / (1.0 + t))
