@@ -24,12 +24,21 @@ from concurrent.futures.process import BrokenProcessPool
 
 from bayesmix.errors import ArgumentError, ConvergenceWarning, SamplingError
 
-try:  # Dask is optional: only a study given client= needs it
-    from distributed import as_completed
-except ImportError:  # pragma: no cover - the test extras install it
-    as_completed = None
-
 __all__ = ["run_tasks", "cores_per_task"]
+
+
+def _dask_as_completed():
+    """Dask's ``as_completed``, imported only when a study is given a client.
+
+    Dask is an optional dependency and slow to import; importing it at module load made
+    every ``import bayesmix`` pay for it (and each local study worker, which imports the
+    package afresh).  A user who passes ``client=`` has imported it already.
+    """
+    try:
+        from distributed import as_completed
+    except ImportError as err:  # pragma: no cover - the test extras install it
+        raise ArgumentError("client= needs Dask distributed: pip install 'bayesmix[dask]'") from err
+    return as_completed
 
 
 def cores_per_task(workers: int | None, client=None) -> int:
@@ -94,8 +103,7 @@ def run_tasks(
     records: dict[int, dict] = {}
     interrupted = False
     if client is not None:
-        if as_completed is None:  # pragma: no cover
-            raise ArgumentError("client= needs Dask distributed: pip install 'bayesmix[dask]'")
+        as_completed = _dask_as_completed()
         futures = client.map(fn, list(tasks), pure=False)
         try:
             for fut in as_completed(futures):
