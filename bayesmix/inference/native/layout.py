@@ -17,6 +17,7 @@ from pytensor.graph.traversal import ancestors
 
 from bayesmix.core import names
 from bayesmix.core.slots import DATA_PREFIX
+from bayesmix.inference.compiled import value_shapes
 
 __all__ = [
     "Program",
@@ -119,7 +120,7 @@ def free_layout(model, standard_normal=(), external=()):
     transformed), offsets : dict rv name -> first position
     """
     shared = _shared_values(model)
-    shapes = model.initial_point()
+    shapes = value_shapes(model)
     offsets: dict[str, int] = {}
     code, par, free = [], [], []
     pos = 0
@@ -129,7 +130,7 @@ def free_layout(model, standard_normal=(), external=()):
         tname = None if tr is None else type(tr).__name__
         if tname not in TRANSFORMS:
             raise Unsupported
-        shape = tuple(np.shape(shapes[value.name]))
+        shape = shapes[value.name]
         size = int(np.prod(shape, dtype=int))
         if tname == "Ordered" and (tr.positive or not tr.ascending or len(shape) != 1):
             raise Unsupported
