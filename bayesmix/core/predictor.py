@@ -136,11 +136,13 @@ def linear_predictor(
     else:
         X, offset, index, Z = new.X, new.offset, new.index, new.Z
     n = X.shape[0]
-    if names.B in post:
+    C, D = post.sizes["chain"], post.sizes["draw"]
+    if names.B in post and X.shape[1]:
         b = post[names.B].transpose("chain", "draw", names.TERM).values
-        eta = np.einsum("cdt,nt->cdn", b, X) if X.shape[1] else np.zeros(b.shape[:2] + (n,))
+        eta = (b.reshape(C * D, -1) @ np.asarray(X, dtype=float).T).reshape(C, D, n)  # BLAS
     else:
-        eta = np.zeros((post.sizes["chain"], post.sizes["draw"], n))
+        eta = np.zeros((C, D, n))
+    flat_eta = eta.reshape(C * D, n)
     for f in factors:
         idx = index[f.name]
         if np.any(idx < 0):
@@ -148,13 +150,19 @@ def linear_predictor(
                 "groups", groups, f"factors without unseen levels; {f.name!r} has levels not in the fit"
             )
         r = post[names.r_var(f.name)].transpose("chain", "draw", f.dim, names.coef_dim(f.name)).values
-        C, D = r.shape[:2]
-        step = max(1, chunk // max(1, n * r.shape[-1]))
         flat_r = r.reshape(C * D, *r.shape[2:])
-        flat_eta = eta.reshape(C * D, n)
-        for lo in range(0, C * D, step):
-            sl = slice(lo, min(C * D, lo + step))
-            flat_eta[sl] += np.einsum("snk,nk->sn", flat_r[sl][:, idx, :], Z[f.name])
+        Zf = np.asarray(Z[f.name], dtype=float)
+        step = max(1, chunk // max(1, n))
+        # one gather per coefficient (k is small): no (draws, rows, k) temporary
+        for c in range(flat_r.shape[-1]):
+            z = Zf[:, c]
+            ones = bool(np.all(z == 1.0))
+            for lo in range(0, C * D, step):
+                sl = slice(lo, min(C * D, lo + step))
+                g = np.take(flat_r[sl, :, c], idx, axis=1)
+                if not ones:
+                    g *= z
+                flat_eta[sl] += g
     if offset is not None:
-        eta = eta + offset
+        eta += offset
     return eta
