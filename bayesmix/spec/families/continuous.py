@@ -84,7 +84,8 @@ class Gaussian(Family):
     def density(self, y, eta, data, aux=None):
         sigma = _row_sigma(value(aux, "sigma"), data)
         # in place on one (draws x rows) array: a fit's log likelihood is millions of numbers
-        out = np.subtract(y, eta)
+        out = np.empty(np.broadcast_shapes(np.shape(y), np.shape(eta), np.shape(sigma)))
+        np.subtract(y, eta, out=out)
         out /= sigma
         np.square(out, out=out)
         out *= -0.5
