@@ -179,3 +179,17 @@ def test_mean_uses_trials_and_inverse_link():
     np.testing.assert_allclose(
         get_family("lognormal").mean(np.array([0.0]), {}, {"sigma": 1.0}), [np.exp(0.5)]
     )
+
+
+def test_gaussian_logpdf_broadcasts_a_shared_eta_against_per_draw_sigmas():
+    # the density is computed in place on one array: it must take the broadcast shape of y, eta
+    # and sigma, not eta's (a prior predictive check shares eta across draws of sigma)
+    from scipy import stats
+
+    fam = get_family("gaussian")
+    y = RNG.normal(size=N)
+    sigma = 1.5 * np.exp(0.2 * RNG.normal(size=(2, 3, 1)))
+    for eta in (0.3, RNG.normal(size=N)):
+        got = fam.logpdf(y, eta, {}, {"sigma": sigma})
+        assert got.shape == (2, 3, N)
+        np.testing.assert_allclose(got, stats.norm.logpdf(y, eta, sigma), rtol=1e-12)
