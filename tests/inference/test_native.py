@@ -252,3 +252,19 @@ def test_native_glmm_posterior_equals_the_graph_s_within_monte_carlo_error(glmm_
         + (b.loc[rows, "sd"] ** 2 / b.loc[rows, "ess_bulk"])
     )
     assert ((a.loc[rows, "mean"] - b.loc[rows, "mean"]).abs() < 4 * mcse).all()
+
+
+def test_the_population_part_is_evaluated_on_distinct_rows_when_they_are_few():
+    # the rows density gathers eta from the distinct rows of the population matrix when there are
+    # at most a quarter as many as rows (the densities above, equal to PyMC's, cover both ways)
+    from bayesmix.inference.native import rows
+
+    rng = np.random.default_rng(3)
+    days = np.column_stack([np.ones(180), np.tile(np.arange(10.0), 18)])
+    XT, pat = rows.distinct_rows(days)
+    assert XT.shape == (2, 10) and pat.shape == (180,)
+    np.testing.assert_array_equal(XT[:, pat].T, days)
+    continuous = np.column_stack([np.ones(180), rng.normal(size=180)])
+    XT, pat = rows.distinct_rows(continuous)
+    assert XT.shape == (2, 180) and pat.size == 0
+    np.testing.assert_array_equal(XT.T, continuous)

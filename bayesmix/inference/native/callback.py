@@ -87,6 +87,7 @@ def _rows_logp(dim, x_, out_, logp_, user_data_):
     A = (_i2(t, 0), _f2(t, 3), _i1(t, 6), _i1(t, 8), _f2(t, 10), _f1(t, 13), _f1(t, 15), _f1(t, 17))
     A = A + (_f1(t, 19), _i2(t, 21), _i1(t, 24), _i1(t, 26), _i1(t, 28), _i1(t, 30), _i2(t, 32), _f2(t, 35))
     A = A + (_f2(t, 38), _i1(t, 41), _i1(t, 43), _f2(t, 45), _i1(t, 48), _f3(t, 50), _i2(t, 54), _f2(t, 57))
+    A = A + (_i1(t, 60),)
     if dim != t[1]:
         return -1
     return _finish(densities.rows, dim, x_, out_, logp_, A)

@@ -321,7 +321,7 @@ def rows(x, grad, A):
     """A model with its group effects as parameters (:mod:`bayesmix.inference.native.rows`)."""
     code, par, _, theta_idx, XT, offset, y, trials, fam = A[:9]
     fmeta, sd_idx, cpc_idx, cpc_row, cpc_col, gpos, Zv, M = A[9:17]
-    cmeta, csd_idx, cZ, cindex, cZtZ, oindex, oZ = A[17:]
+    cmeta, csd_idx, cZ, cindex, cZtZ, oindex, oZ, pat = A[17:]
     n = x.shape[0]
     v = np.empty(n)
     g_v = np.zeros(n)
@@ -359,12 +359,21 @@ def rows(x, grad, A):
                     R[at] = v[e0 + j * k + c] - s
     # passes over the rows, each a tight loop: eta, the row densities, the gradients back
     eta = np.empty(N)
-    for i in range(N):
-        eta[i] = offset[i]
-    for a in range(p):
-        t = theta[a]
+    if pat.shape[0] > 0:  # XT holds the distinct rows: eta is a gather from their values
+        E = np.zeros(XT.shape[1])
+        for a in range(p):
+            t = theta[a]
+            for u in range(XT.shape[1]):
+                E[u] += XT[a, u] * t
         for i in range(N):
-            eta[i] += XT[a, i] * t
+            eta[i] = offset[i] + E[pat[i]]
+    else:
+        for i in range(N):
+            eta[i] = offset[i]
+        for a in range(p):
+            t = theta[a]
+            for i in range(N):
+                eta[i] += XT[a, i] * t
     aux_pos = int(fam[1])
     fcode = int(fam[0])
     n_aux = int(fam[3])
@@ -397,8 +406,18 @@ def rows(x, grad, A):
         )
         g_aux = 0.0
     g_theta = np.zeros(p)
-    for a in range(p):
-        g_theta[a] = _dot(XT[a], ge)
+    if pat.shape[0] > 0:  # scatter-add into the distinct rows (4 lanes, as the kernels' sums)
+        nu = XT.shape[1]
+        G = np.zeros((4, nu))
+        for i in range(N):
+            G[i & 3, pat[i]] += ge[i]
+        for u in range(nu):
+            s = (G[0, u] + G[1, u]) + (G[2, u] + G[3, u])
+            for a in range(p):
+                g_theta[a] += XT[a, u] * s
+    else:
+        for a in range(p):
+            g_theta[a] = _dot(XT[a], ge)
     total += ll + fam[2]
     for f in range(F):
         k, J, mode, e0, c0, q0, nq, r0 = _meta(fmeta, f)
