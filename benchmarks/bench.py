@@ -387,15 +387,16 @@ BOUNDS = {
         "did not reach 2,000 either."
     ),
     ("insteval_crossed", "end to end / bambi's"): (
-        "sampling: 4 chains x 2,000 iterations x ~18 leapfrog steps on 2 cores at 0.75 ms per gradient "
-        "(~0.4 ms of it the collapsed rows kernel's passes over 73,421 rows; session 13)."
+        "sampling: 4 chains x 2,000 iterations x ~18 leapfrog steps on 2 cores at 0.65 ms per gradient "
+        "(~0.45 ms of it the collapsed rows kernel's passes over 73,421 rows; session 13)."
     ),
     ("insteval_crossed", "end to end, warm cache"): (
-        "sampling alone takes ~62 s (4 x 2,000 iterations x 18.2 leapfrog steps at 0.75 ms per gradient "
-        "per core); the rest is import 2.8 s, summary with 4,100 effects' diagnostics 5.7 s, drawing the "
-        "integrated-out effects 2.4 s, nutpie's trace conversion 1.3 s. 25 s needs ~4x fewer "
-        "gradient-seconds: fusing the kernel's passes measured slower (0.51 vs 0.39 ms), centring the "
-        "students cut the steps by 15% but the threshold change failed a Poisson design (session 13)."
+        "sampling: 4 x 2,000 iterations x 18.2 leapfrog steps at 0.65 ms per gradient per core (the "
+        "collapsed rows kernel ~0.45 ms of it); the rest is import 2.8 s, summary with 4,100 effects' "
+        "diagnostics 5.7 s, drawing the integrated-out effects 2.4 s, nutpie's trace conversion 1.3 s. "
+        "25 s needs ~4x fewer gradient-seconds: fusing the kernel's passes measured slower (0.51 vs "
+        "0.39 ms), centring the students cut the steps by 15% but the threshold change failed a Poisson "
+        "design (session 13)."
     ),
     ("sleepstudy", "end to end, empty caches"): (
         "the native callback's own compile, ~8.8 s (numba typing and LLVM), which `.ci/setup` does "
