@@ -39,8 +39,10 @@ CASES = [
 @pytest.mark.parametrize("data, formula, mixes_better", CASES)
 def test_collapsed_matches_full(data, formula, mixes_better):
     m = bm.Model(formula, bm.datasets.load(data))
-    # pastes is a hard posterior for the full model: longer tuning, as models/pastes.toml
-    kw = dict(tune=2000, target_accept=0.95) if data == "pastes" else {}
+    # pastes is a hard posterior for the full model: longer tuning, as models/pastes.toml, and
+    # 1,500 draws per chain: its batch SD's bulk ESS at 1,000 draws was 369-637 depending on the
+    # sampler's floating-point path (seed 11), too close to the 375 the tolerances assume
+    kw = dict(tune=2000, draws=1500, target_accept=0.95) if data == "pastes" else {}
     a, b = quiet_fit(m, collapse=True, seed=11, **kw), quiet_fit(m, collapse=False, seed=11, **kw)
     assert a.collapsed and not b.collapsed
     sa, sb = a.summary(ranef=True), b.summary(ranef=True)
