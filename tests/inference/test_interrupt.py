@@ -15,7 +15,10 @@ import pytest
 
 SCRIPT = textwrap.dedent(
     """
-    import sys, warnings
+    import signal, sys, warnings
+    # Ctrl-C as in a terminal: a test run started in the background of a shell without job control
+    # inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import numpy as np
     import bayesmix as bm
     sampler, policy = sys.argv[1], sys.argv[2]
