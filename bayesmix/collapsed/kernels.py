@@ -222,7 +222,182 @@ def kernels() -> dict:
                 g_u[m] = lanes_u[0, m] + lanes_u[1, m] + lanes_u[2, m] + lanes_u[3, m]
         return (np.array(ll), g_eta, g_u, g_Sigma, np.array(2.0 * sigma * g_s2))
 
-    return {"loglik": collapsed_loglik_kernel, "rows": collapsed_rows_kernel}
+    @numba_njit(fastmath=_FASTMATH)
+    def inverse_small(S, k, out):
+        # inverse of a symmetric k x k (k <= 2) matrix into out; returns (ok, log det)
+        if k == 1:
+            if not (S[0, 0] > 0.0):
+                return False, 0.0
+            out[0, 0] = 1.0 / S[0, 0]
+            return True, np.log(S[0, 0])
+        det = S[0, 0] * S[1, 1] - S[0, 1] * S[1, 0]
+        if not (det > 0.0) or not (S[0, 0] > 0.0):
+            return False, 0.0
+        out[0, 0] = S[1, 1] / det
+        out[1, 1] = S[0, 0] / det
+        out[0, 1] = -S[0, 1] / det
+        out[1, 0] = -S[1, 0] / det
+        return True, np.log(det)
+
+    @numba_njit(fastmath=_FASTMATH)
+    def nested_kernel(theta, Sig, sigma_, N_, EtE, ks, sizes, parents):
+        # The collapsed log likelihood of nested factors (bayesmix.collapsed.nested: one Woodbury
+        # step per group from the finest factor up, groups summed into their parents) and its
+        # gradient by reverse mode through the same steps.  Gradients of symmetric matrices are
+        # kept symmetric: for Q' = A - B W B' with W = M^{-1}, M = S^{-1} + C and symmetric dQ',
+        # dA = dQ', dB = -dQ' B W (in each of the two off-diagonal blocks), dM = W B'dQ'B W + g W
+        # (g: the coefficient of log det M), dC = dS^{-1} = dM.
+        sigma, N = sigma_.item(), N_.item()  # 0-d arrays, as the other kernels take scalars
+        L = ks.shape[0]
+        Jf, m0 = EtE.shape[0], EtE.shape[1]
+        p = theta.shape[0]
+        s2 = sigma * sigma
+        g_theta = np.zeros(p)
+        g_Sig = np.zeros((L, 2, 2))
+        dims = np.empty(L, np.int64)  # size of each group's matrix before its level's step
+        d = m0
+        for lv in range(L - 1, -1, -1):
+            dims[lv] = d
+            d -= ks[lv]
+        qoff = np.zeros(L + 1, np.int64)
+        woff = np.zeros(L + 1, np.int64)
+        poff = np.zeros(L + 1, np.int64)
+        for lv in range(L):
+            qoff[lv + 1] = qoff[lv] + sizes[lv] * dims[lv] * dims[lv]
+            woff[lv + 1] = woff[lv] + sizes[lv] * ks[lv] * ks[lv]
+            poff[lv + 1] = poff[lv] + (sizes[lv] if lv > 0 else 0)
+        Qb = np.zeros(qoff[L])
+        Wb = np.empty(woff[L])
+        Sinv = np.zeros((L, 2, 2))
+        r0 = dims[0] - ks[0]  # 1 + p
+        Qt = np.zeros((r0, r0))
+        at = qoff[L - 1]
+        for j in range(Jf):
+            for a in range(m0):
+                for b in range(m0):
+                    Qb[at + (j * m0 + a) * m0 + b] = EtE[j, a, b] / s2
+        ld = N * np.log(s2)
+        M = np.empty((2, 2))
+        W = np.empty((2, 2))
+        for lv in range(L - 1, -1, -1):
+            k, J, dl = ks[lv], sizes[lv], dims[lv]
+            r = dl - k
+            ok, ldS = inverse_small(Sig[lv], k, Sinv[lv])
+            if not ok:
+                return (np.array(-np.inf), g_theta, g_Sig, np.array(0.0))
+            for j in range(J):
+                q = qoff[lv] + j * dl * dl
+                for a in range(k):
+                    for c in range(k):
+                        M[a, c] = Sinv[lv, a, c] + Qb[q + (r + a) * dl + r + c]
+                ok, ldM = inverse_small(M, k, W)
+                if not ok:
+                    return (np.array(-np.inf), g_theta, g_Sig, np.array(0.0))
+                ld += ldS + ldM
+                w = woff[lv] + j * k * k
+                for a in range(k):
+                    for c in range(k):
+                        Wb[w + a * k + c] = W[a, c]
+                dst = qoff[lv - 1] + parents[poff[lv] + j] * r * r if lv > 0 else 0
+                for a in range(r):
+                    for b in range(r):
+                        s = Qb[q + a * dl + b]
+                        for c in range(k):
+                            for e in range(k):
+                                s -= Qb[q + a * dl + r + c] * W[c, e] * Qb[q + b * dl + r + e]
+                        if lv > 0:
+                            Qb[dst + a * r + b] += s
+                        else:
+                            Qt[a, b] += s
+        v = np.empty(r0)
+        v[0] = 1.0
+        for a in range(p):
+            v[1 + a] = -theta[a]
+        quad = 0.0
+        for a in range(r0):
+            s = 0.0
+            for b in range(r0):
+                s += Qt[a, b] * v[b]
+            quad += v[a] * s
+            if a > 0:
+                g_theta[a - 1] = s
+        ll = -0.5 * (N * np.log(2.0 * np.pi) + ld + quad)
+        # backward: dQ of every group, coarsest level first; the log dets' coefficient is -1/2
+        g_ld = -0.5
+        dQ = np.zeros(qoff[L])
+        dSinv = np.zeros((L, 2, 2))
+        G = np.empty((m0, m0))
+        X = np.empty((m0, 2))
+        for lv in range(L):
+            k, J, dl = ks[lv], sizes[lv], dims[lv]
+            r = dl - k
+            for j in range(J):
+                if lv == 0:
+                    for a in range(r):
+                        for b in range(r):
+                            G[a, b] = -0.5 * v[a] * v[b]
+                else:
+                    src = qoff[lv - 1] + parents[poff[lv] + j] * r * r
+                    for a in range(r):
+                        for b in range(r):
+                            G[a, b] = dQ[src + a * r + b]
+                q = qoff[lv] + j * dl * dl
+                w = woff[lv] + j * k * k
+                for a in range(k):
+                    for c in range(k):
+                        W[a, c] = Wb[w + a * k + c]
+                # X = G B W (r x k) and B'G B W -> M[:, :] = B' X  (k x k)
+                for a in range(r):
+                    for c in range(k):
+                        s = 0.0
+                        for b in range(r):
+                            s += G[a, b] * Qb[q + b * dl + r + c]
+                        X[a, c] = s
+                for a in range(r):
+                    x0 = X[a, 0]
+                    if k == 1:
+                        X[a, 0] = x0 * W[0, 0]
+                    else:
+                        x1 = X[a, 1]
+                        X[a, 0] = x0 * W[0, 0] + x1 * W[1, 0]
+                        X[a, 1] = x0 * W[0, 1] + x1 * W[1, 1]
+                for a in range(k):
+                    for c in range(k):
+                        s = 0.0
+                        for b in range(r):
+                            s += Qb[q + b * dl + r + a] * X[b, c]
+                        M[a, c] = s  # B' G B W
+                for a in range(k):
+                    for c in range(k):
+                        s = g_ld * W[a, c]
+                        for e in range(k):
+                            s += W[a, e] * M[e, c]
+                        dSinv[lv, a, c] += s
+                        dQ[q + (r + a) * dl + r + c] = s
+                for a in range(r):
+                    for b in range(r):
+                        dQ[q + a * dl + b] = G[a, b]
+                    for c in range(k):
+                        dQ[q + a * dl + r + c] = -X[a, c]
+                        dQ[q + (r + c) * dl + a] = -X[a, c]
+        g_s2 = g_ld * N / s2
+        at = qoff[L - 1]
+        for j in range(Jf):
+            for a in range(m0):
+                for b in range(m0):
+                    g_s2 -= dQ[at + (j * m0 + a) * m0 + b] * EtE[j, a, b] / (s2 * s2)
+        for lv in range(L):
+            k = ks[lv]
+            for a in range(k):
+                for c in range(k):
+                    s = g_ld * sizes[lv] * Sinv[lv, a, c]
+                    for e in range(k):
+                        for f in range(k):
+                            s -= Sinv[lv, a, e] * dSinv[lv, e, f] * Sinv[lv, f, c]
+                    g_Sig[lv, a, c] = s
+        return (np.array(ll), g_theta, g_Sig, np.array(2.0 * sigma * g_s2))
+
+    return {"loglik": collapsed_loglik_kernel, "rows": collapsed_rows_kernel, "nested": nested_kernel}
 
 
 @functools.cache

@@ -35,7 +35,7 @@ from __future__ import annotations
 from nutpie import compile_pymc as ncp
 
 from bayesmix.inference.compiled import _CachedCompiledModel, _initial_points
-from bayesmix.inference.native import one_factor, rows
+from bayesmix.inference.native import nested, one_factor, rows
 from bayesmix.inference.native.callback import KINDS, callbacks, evaluate
 from bayesmix.inference.native.layout import DISTS, TRANSFORMS, Program, Unsupported, table
 
@@ -53,7 +53,7 @@ def program(built, design, keep) -> Program | None:
     keep : list of str
         The variables the trace stores (free variables only are supported).
     """
-    for make in (one_factor.program, rows.program):
+    for make in (one_factor.program, nested.program, rows.program):
         try:
             return make(built, design, keep)
         except Unsupported:

@@ -18,7 +18,7 @@ import numba
 import numpy as np
 
 from bayesmix.collapsed.kernels import cache_version
-from bayesmix.inference.native import densities, one_factor, rows, scalar
+from bayesmix.inference.native import densities, nested, one_factor, rows, scalar
 from bayesmix.inference.native.layout import Program, table
 from bayesmix.inference.native.scalar import constrain
 
@@ -30,6 +30,7 @@ _SOURCE_VERSION = "3"
 KINDS = {
     "one_factor": (one_factor.ARRAYS, densities.one_factor),
     "rows": (rows.ARRAYS, densities.rows),
+    "nested": (nested.ARRAYS, densities.nested),
 }
 
 #: nutpie's pointer intrinsic, set by :func:`callbacks` when nutpie is imported
@@ -81,6 +82,16 @@ def _one_factor_logp(dim, x_, out_, logp_, user_data_):
     return _finish(densities.one_factor, dim, x_, out_, logp_, A)
 
 
+def _nested_logp(dim, x_, out_, logp_, user_data_):
+    t = numba.carray(user_data_, (nested.TABLE_LEN,), np.uint64)
+    # positions in the table follow nested.ARRAYS (1 + ndim entries per array)
+    A = (_i2(t, 0), _f2(t, 3), _i1(t, 6), _i1(t, 8), _i1(t, 10), _i1(t, 12), _i1(t, 14), _i1(t, 16))
+    A = A + (_i1(t, 18), _i2(t, 20), _f0(t, 23), _f3(t, 24), _i1(t, 28), _i1(t, 30), _i1(t, 32))
+    if dim != t[1]:
+        return -1
+    return _finish(densities.nested, dim, x_, out_, logp_, A)
+
+
 def _rows_logp(dim, x_, out_, logp_, user_data_):
     t = numba.carray(user_data_, (rows.TABLE_LEN,), np.uint64)
     # positions in the table follow rows.ARRAYS (1 + ndim entries per array)
@@ -124,7 +135,7 @@ def _expand(dim, expanded, x_, out_, user_data_):
     return 0
 
 
-_LOGP = {"one_factor": _one_factor_logp, "rows": _rows_logp}
+_LOGP = {"one_factor": _one_factor_logp, "rows": _rows_logp, "nested": _nested_logp}
 _CALLBACKS: dict = {}
 
 

@@ -26,11 +26,12 @@ from bayesmix.inference.native.scalar import (
     priors_of,
 )
 
-__all__ = ["one_factor", "rows"]
+__all__ = ["one_factor", "nested", "rows"]
 
 _jit = numba.njit(fastmath=False, cache=False, error_model="numpy")
 _KERNEL = kernels()["loglik"]
 _ROWS_KERNEL = kernels()["rows"]
+_NESTED_KERNEL = kernels()["nested"]
 
 
 @_jit
@@ -95,6 +96,49 @@ def one_factor(x, grad, A):
     g_v[sigma_idx[0]] += g_sigma.item()
     gL = _covariance_grad(g_Sigma, A_, L, v, sd_idx, 0, g_v)
     cholesky_grad(v, cpc_idx, cpc_row, cpc_col, 0, m, L, gL, before, g_v)
+    chain_rule(code, v, g_v, grad)
+    return total
+
+
+@_jit
+def nested(x, grad, A):
+    """The collapsed Gaussian model of a chain of nested factors (the nested kernel)."""
+    code, par, _, theta_idx, sd_idx, cpc_idx, cpc_row, cpc_col, sigma_idx, lmeta = A[:10]
+    N, EtE, ks, sizes, parents = A[10:]
+    n = x.shape[0]
+    v = np.empty(n)
+    g_v = np.zeros(n)
+    total = constrain(code, x, v) + priors_of(code, par, v, g_v)
+    p = theta_idx.shape[0]
+    theta = np.empty(p)
+    for a in range(p):
+        theta[a] = v[theta_idx[a]]
+    n_levels = ks.shape[0]
+    Ls = np.zeros((n_levels, 2, 2))
+    As = np.zeros((n_levels, 2, 2))
+    Sig = np.zeros((n_levels, 2, 2))
+    before = np.empty(cpc_idx.shape[0])
+    for lv in range(n_levels):
+        k = ks[lv]
+        L = Ls[lv, :k, :k]
+        fill_cholesky(v, cpc_idx, cpc_row, cpc_col, lmeta[lv, 1], lmeta[lv, 2], L, before)
+        A_, S = _covariance(v, sd_idx, lmeta[lv, 0], k, L)
+        As[lv, :k, :k] = A_
+        Sig[lv, :k, :k] = S
+    sigma = np.array(v[sigma_idx[0]])
+    ll, g_theta, g_Sig, g_sigma = _NESTED_KERNEL(theta, Sig, sigma, N, EtE, ks, sizes, parents)
+    total += ll.item()
+    if not np.isfinite(total):
+        return -np.inf
+    for a in range(p):
+        g_v[theta_idx[a]] += g_theta[a]
+    g_v[sigma_idx[0]] += g_sigma.item()
+    for lv in range(n_levels):
+        k = ks[lv]
+        L = Ls[lv, :k, :k]
+        g_S = np.ascontiguousarray(g_Sig[lv, :k, :k])
+        gL = _covariance_grad(g_S, As[lv, :k, :k], L, v, sd_idx, lmeta[lv, 0], g_v)
+        cholesky_grad(v, cpc_idx, cpc_row, cpc_col, lmeta[lv, 1], lmeta[lv, 2], L, gL, before, g_v)
     chain_rule(code, v, g_v, grad)
     return total
 
