@@ -8,10 +8,12 @@ the collapsed likelihood inside it is one kernel that is the same for every mode
 This module describes a model's log density as a :class:`Program` of numbers instead:
 per element of the unconstrained vector its transform and prior, where the population
 effects, SDs, canonical partial correlations and the family's parameters sit in it, and
-the data.  Two kinds are covered:
+the data.  Three kinds are covered:
 
 * ``"one_factor"`` (:mod:`.one_factor`): Gaussian models whose one factor is integrated
   out (any number of varying coefficients, correlated or not);
+* ``"nested"`` (:mod:`.nested`): Gaussian models whose chain of nested factors (up to two
+  varying coefficients each) is integrated out;
 * ``"rows"`` (:mod:`.rows`): models whose group effects are sampled -- gaussian,
   bernoulli (logit), binomial, poisson and negbinomial, any number of crossed or nested
   factors in any parameterisation, level-two predictors, offsets.  Its density is one
