@@ -23,7 +23,7 @@ from bayesmix.core.predictor import linear_predictor
 from bayesmix.errors import ArgumentError, ConvergenceWarning, argument_error
 from bayesmix.spec.families import aux_draws
 
-__all__ = ["log_likelihood", "loo", "compare", "icc", "r2"]
+__all__ = ["log_likelihood", "point_log_likelihood", "loo", "compare", "icc", "r2"]
 
 
 def log_likelihood(post, design, family, response_data: dict, chunk_draws: int = 200) -> xr.DataArray:
@@ -67,12 +67,24 @@ def subsample_rows(n_obs: int, subsample, seed: int | None = None) -> np.ndarray
     return np.sort(rng.choice(n_obs, int(subsample), replace=False))
 
 
-def loo(idata, log_lik: xr.DataArray, rows: np.ndarray | None = None):
+def point_log_likelihood(post, design, family, response_data: dict) -> np.ndarray:
+    """Log-likelihood of every row at the posterior mean of the parameters (group effects
+    included), shape ``(obs,)``: the point approximation of subsampled LOO."""
+    means = post.mean(("chain", "draw")).expand_dims(chain=[0], draw=[0])
+    return log_likelihood(means, design, family, response_data).values[0, 0]
+
+
+def loo(idata, log_lik: xr.DataArray, rows: np.ndarray | None = None, point=None, observed=None):
     """PSIS-LOO of a fit from its DataTree and pointwise log-likelihood (arviz-stats' ELPDData).
 
     With ``rows`` (from :func:`subsample_rows`), arviz-stats' ``loo_subsample``: exact PSIS on
-    those rows, a cheap approximation (the log predictive density) for the others, and a
-    difference estimator with its subsampling SE (Magnusson et al. 2019).
+    those rows, an approximation for the others, and a difference estimator with its
+    subsampling SE (Magnusson et al. 2019).  The approximation is the log-likelihood at the
+    posterior mean (``point``: the rows' values, from :func:`point_log_likelihood`; R's
+    ``loo_subsample`` default, "plpd"; ``observed``: the response, which arviz-stats aligns it
+    with), else the log predictive density over the draws.
+    (SciPy's ``logsumexp`` with the weights arviz-stats passes for the latter broadcasts them to
+    the whole draws x rows array: 10 s per model on InstEval's 73,421 rows x 800 draws.)
 
     Warns (:class:`~bayesmix.ConvergenceWarning`) when Pareto k exceeds the threshold for some rows,
     naming how many and what to do.
@@ -84,8 +96,22 @@ def loo(idata, log_lik: xr.DataArray, rows: np.ndarray | None = None):
         warnings.simplefilter("ignore")  # arviz-stats' own Pareto-k warning is replaced by ours
         if rows is None:
             result = arviz_stats.loo(tree, pointwise=True, var_name="y")
-        else:
+        elif point is None:
             result = arviz_stats.loo_subsample(tree, observations=rows, pointwise=True, var_name="y")
+        else:
+            values = xr.DataArray(
+                np.asarray(point, dtype=float), dims=("obs",), coords={"obs": log_lik["obs"]}
+            )
+            obs = xr.DataArray(np.asarray(observed), dims=("obs",), coords={"obs": log_lik["obs"]})
+            tree["observed_data"] = xr.DataTree(xr.Dataset({"y": obs}))
+            result = arviz_stats.loo_subsample(
+                tree,
+                observations=rows,
+                pointwise=True,
+                var_name="y",
+                method="plpd",
+                log_lik_fn=lambda observed, data: values,
+            )
     k = np.asarray(result.pareto_k, dtype=float)
     k = k[np.isfinite(k)]  # subsampled: only the sampled rows have a k
     good = float(getattr(result, "good_k", None) or 0.7)  # arviz-stats' threshold for this many draws
