@@ -40,13 +40,18 @@ def log_likelihood(post, design, family, response_data: dict, chunk_draws: int =
     """
     y = response_data["y"]
     C, D = post.sizes["chain"], post.sizes["draw"]
-    out = np.empty((C, D, design.n_obs))
+    out = None
     for lo in range(0, D, chunk_draws):
         part = post.isel(draw=slice(lo, lo + chunk_draws))
         eta = linear_predictor(part, design)
-        out[:, lo : lo + chunk_draws] = family.logpdf(
-            y, eta, response_data, aux_draws(part, family, response_data)
-        )
+        values = family.logpdf(y, eta, response_data, aux_draws(part, family, response_data))
+        values = np.asarray(values, dtype=float)
+        if D <= chunk_draws and values.shape == (C, D, design.n_obs) and values.flags.writeable:
+            out = values  # one chunk: no copy (first writes to fresh memory cost page faults)
+            break
+        if out is None:
+            out = np.empty((C, D, design.n_obs))
+        out[:, lo : lo + chunk_draws] = values
     return xr.DataArray(
         out,
         dims=("chain", "draw", "obs"),
