@@ -15,7 +15,8 @@ the data.  Three kinds are covered:
 * ``"nested"`` (:mod:`.nested`): Gaussian models whose chain of nested factors (up to two
   varying coefficients each) is integrated out;
 * ``"rows"`` (:mod:`.rows`): models whose group effects are sampled -- gaussian,
-  bernoulli (logit), binomial, poisson and negbinomial, any number of crossed or nested
+  bernoulli (logit, probit), binomial, poisson, negbinomial, gamma, lognormal, beta (logit)
+  and cumulative, any number of crossed or nested
   factors in any parameterisation, level-two predictors, offsets.  Its density is one
   fused pass over the rows (gathers of the group effects, the row densities, scatter-adds
   of their gradients), not a graph of many small kernels.

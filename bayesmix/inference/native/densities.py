@@ -199,6 +199,38 @@ def _loglik(fcode, aux, y, n, eta, ge, g_aux):
             g += digamma(y[i] + shape) + la - log_sum + 1.0 - (shape + y[i]) * (1.0 - w) / shape
         ll -= N * math.lgamma(shape)
         g_aux[0] += g - N * digamma(shape)
+    elif fcode == 9:  # gamma (log), aux = shape a: a (log a - e) - lgamma(a) + a log y - a y exp(-e)
+        a = aux[0]
+        la = math.log(a)
+        g = 0.0
+        for i in range(N):
+            e = eta[i]
+            ly = math.log(y[i])
+            t = y[i] * math.exp(-e)
+            ll += a * (la - e + ly - t)
+            ge[i] = a * (t - 1.0)
+            g += la + 1.0 - e + ly - t
+        ll -= N * math.lgamma(a)
+        g_aux[0] += g - N * digamma(a)
+    elif fcode == 10:  # beta (logit), aux = phi: mu = sigmoid(e), shapes mu phi and (1 - mu) phi
+        phi = aux[0]
+        g = 0.0
+        for i in range(N):
+            e = eta[i]
+            t = math.exp(-abs(e))
+            mu = 1.0 / (1.0 + t) if e >= 0.0 else t / (1.0 + t)
+            nu = t / (1.0 + t) if e >= 0.0 else 1.0 / (1.0 + t)  # 1 - mu without cancellation
+            ly = math.log(y[i])
+            l1y = math.log1p(-y[i])
+            a = mu * phi
+            b = nu * phi
+            ll += a * ly + b * l1y - math.lgamma(a) - math.lgamma(b)
+            da = ly - digamma(a)
+            db = l1y - digamma(b)
+            ge[i] = phi * mu * nu * (da - db)
+            g += mu * da + nu * db
+        ll += N * math.lgamma(phi)
+        g_aux[0] += g + N * digamma(phi)
     elif fcode == 6:  # cumulative (logit), aux = the increasing cutpoints
         ll = _cumulative_logit(aux, y, eta, ge, g_aux)
     elif fcode == 7:  # cumulative (probit)

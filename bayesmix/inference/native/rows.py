@@ -1,8 +1,9 @@
 """The numbers that describe a model with its group effects as parameters to the native callback.
 
 Covers what the graph builds for the families whose row density the callback knows
-(gaussian, bernoulli with the logit or probit link, binomial, poisson, negbinomial, and the
-cumulative ordinal family with either link, its cutpoints under PyMC's ordered transform): population
+(gaussian, bernoulli with the logit or probit link, binomial, poisson, negbinomial, gamma (log),
+lognormal (the gaussian rows of log y), beta (logit), and the cumulative ordinal family with either
+link, its cutpoints under PyMC's ordered transform): population
 coefficients with level-two columns (their columns of ``X``, centred as the graph centres
 them), any number of grouping factors, crossed or nested, each non-centred
 (``r = (z L') * sd``), centred (``r ~ MvN(0, diag(sd) L L' diag(sd))``) or centred on
@@ -49,6 +50,9 @@ FAMILIES = {
     ("cumulative", "logit"): (6, names.CUTPOINTS),
     ("cumulative", "probit"): (7, names.CUTPOINTS),
     ("bernoulli", "probit"): (8, None),
+    ("gamma", "log"): (9, "shape"),
+    ("lognormal", "identity"): (0, names.SIGMA),  # the gaussian rows of log y
+    ("beta", "logit"): (10, "phi"),
 }
 #: a factor's parameterisation: non-centred, centred, centred on its population coefficients
 MODES = {"noncentred": 0, "centred": 1, "around": 2}
@@ -129,6 +133,9 @@ def program(built, design, keep) -> Program:
         external={v for m, v in modes.values() if m != "noncentred"},
     )
     y = np.asarray(data["y"], dtype=float)
+    constant = 0.0 if ss is not None else _constant(family.name, y, data.get("n"))
+    if family.name == "lognormal":
+        y = np.log(y)
     n_rows = len(y)
     X, theta_idx = _population(built, design, offsets)
     p = X.shape[1]
@@ -175,7 +182,7 @@ def program(built, design, keep) -> Program:
             offset,
             y,
             trials,
-            np.array([fam[0], aux_pos, 0.0 if ss is not None else _constant(family.name, y, trials), n_aux]),
+            np.array([fam[0], aux_pos, constant, n_aux]),
             np.asarray(fmeta, dtype=np.int64).reshape(len(fmeta), 9),
             np.asarray(sd_idx, dtype=np.int64),
             np.asarray(cpc_idx, dtype=np.int64),
@@ -285,10 +292,16 @@ def _means(built, design, f, p: int) -> np.ndarray:
     return M
 
 
-def _constant(family: str, y: np.ndarray, trials: np.ndarray) -> float:
+def _constant(family: str, y: np.ndarray, trials: np.ndarray | None) -> float:
     """The row densities' terms that depend on the data only."""
     if family == "gaussian":
         return -0.5 * len(y) * np.log(2.0 * np.pi)
+    if family == "lognormal":
+        return float(-0.5 * len(y) * np.log(2.0 * np.pi) - np.sum(np.log(y)))
+    if family == "gamma":
+        return float(-np.sum(np.log(y)))
+    if family == "beta":
+        return float(-np.sum(np.log(y) + np.log1p(-y)))
     if family == "binomial":
         return float(
             np.sum(special.gammaln(trials + 1) - special.gammaln(y + 1) - special.gammaln(trials - y + 1))
