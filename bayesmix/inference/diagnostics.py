@@ -13,6 +13,9 @@ and the tables' quantiles (:func:`quantiles`, equal to ``np.quantile``).
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 __all__ = ["rhat_rank", "ess_bulk", "ess_tail", "rhat_and_ess_bulk", "quantiles"]
@@ -104,15 +107,16 @@ def _constant(x: np.ndarray) -> np.ndarray:
 
 def _autocov(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Autocovariances of ``(chain, draw, n)`` draws (all lags, divided by the draw count), via
-    FFT along contiguous rows on all cores: averaged over chains by lag, ``(draw, n)``, and
+    FFT along contiguous rows (one worker: the blocks of parameters already run a thread per
+    core, :func:`_in_blocks`): averaged over chains by lag, ``(draw, n)``, and
     each chain's at lag 0, ``(chain, n)``."""
     from scipy.fft import irfft, next_fast_len, rfft
 
     d = x.shape[1]
     m = next_fast_len(2 * d)
     rows = np.ascontiguousarray(np.moveaxis(x - x.mean(axis=1, keepdims=True), 1, -1))
-    f = rfft(rows, n=m, axis=-1, workers=-1)
-    acov = irfft(f.real**2 + f.imag**2, n=m, axis=-1, workers=-1)[..., :d] / d
+    f = rfft(rows, n=m, axis=-1, workers=1)
+    acov = irfft(f.real**2 + f.imag**2, n=m, axis=-1, workers=1)[..., :d] / d
     return acov.mean(axis=0).T, acov[..., 0]
 
 
@@ -183,9 +187,15 @@ def _finite(x: np.ndarray) -> np.ndarray:
 
 def _in_blocks(fn, x: np.ndarray, *args):
     """``fn`` over blocks of 512 parameters (bounded memory for thousands of group effects),
-    its outputs (an array or a tuple of arrays, one value per parameter) joined."""
+    its outputs (an array or a tuple of arrays, one value per parameter) joined.  The blocks
+    run on a thread per core: their sorts and FFTs release the GIL."""
     x = np.asarray(x, dtype=float)
-    parts = [fn(x[..., i : i + 512], *args) for i in range(0, x.shape[-1], 512)] or [fn(x, *args)]
+    starts = range(0, x.shape[-1], 512)
+    if len(starts) > 1 and (os.cpu_count() or 1) > 1:
+        with ThreadPoolExecutor(max_workers=min(len(starts), os.cpu_count() or 1)) as pool:
+            parts = list(pool.map(lambda i: fn(x[..., i : i + 512], *args), starts))
+    else:
+        parts = [fn(x[..., i : i + 512], *args) for i in starts] or [fn(x, *args)]
     if isinstance(parts[0], tuple):
         return tuple(np.concatenate(p) for p in zip(*parts, strict=True))
     return np.concatenate(parts)
