@@ -26,6 +26,7 @@ __all__ = [
     "TRANSFORMS",
     "EXTERNAL",
     "free_layout",
+    "collapsed_layout",
     "expanded_layout",
     "pack",
     "table",
@@ -192,6 +193,21 @@ def where(parts: dict, offsets: dict, vector: str, length: int) -> np.ndarray:
     if (out < 0).any():
         raise Unsupported
     return out
+
+
+def collapsed_layout(built, keep, strategy: str):
+    """The free layout of a model whose group effects the collapsed ``strategy`` integrates out
+    (its one potential the collapsed likelihood, no observed variable, no deterministic kept):
+    ``(strategy data, code, par, free, offsets)`` as :func:`free_layout`; else :class:`Unsupported`."""
+    ss = built.collapsed
+    if ss is None or getattr(ss, "strategy", "") != strategy:
+        raise Unsupported
+    model = built.model
+    if [p.name for p in model.potentials] != ["collapsed_loglik"] or model.observed_RVs:
+        raise Unsupported
+    if any(d.name in keep for d in model.deterministics):
+        raise Unsupported
+    return (ss, *free_layout(model))
 
 
 def theta_positions(built, design, offsets, p: int) -> np.ndarray:

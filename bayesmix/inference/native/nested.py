@@ -14,9 +14,9 @@ from bayesmix.core import names
 from bayesmix.inference.native.layout import (
     Program,
     Unsupported,
+    collapsed_layout,
     cpc_positions,
     expanded_layout,
-    free_layout,
     pack,
     table_len,
     theta_positions,
@@ -52,21 +52,8 @@ def program(built, design, keep) -> Program:
 
     Raises :class:`~bayesmix.inference.native.layout.Unsupported` for anything else.
     """
-    ss = built.collapsed
-    if ss is None or getattr(ss, "strategy", "") != "nested":
-        raise Unsupported
-    model = built.model
-    if [p.name for p in model.potentials] != ["collapsed_loglik"] or model.observed_RVs:
-        raise Unsupported
-    if any(d.name in keep for d in model.deterministics):
-        raise Unsupported
-    code, par, free, offsets = free_layout(model)
-    p = ss.p
-    theta_idx = (
-        theta_positions(built, design, offsets, p)
-        if ss.has_intercept
-        else where(built.parts, offsets, names.B, p)
-    )
+    ss, code, par, free, offsets = collapsed_layout(built, keep, "nested")
+    theta_idx = theta_positions(built, design, offsets, ss.p)
     sd_idx: list[int] = []
     cpc_idx: list[int] = []
     cpc_row: list[int] = []

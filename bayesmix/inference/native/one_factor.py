@@ -12,9 +12,9 @@ from bayesmix.core import names
 from bayesmix.inference.native.layout import (
     Program,
     Unsupported,
+    collapsed_layout,
     cpc_positions,
     expanded_layout,
-    free_layout,
     pack,
     table_len,
     theta_positions,
@@ -50,23 +50,12 @@ def program(built, design, keep) -> Program:
 
     Raises :class:`~bayesmix.inference.native.layout.Unsupported` for anything else.
     """
-    ss = built.collapsed
-    if ss is None or getattr(ss, "strategy", "") != "one_factor" or len(design.factors) != 1:
+    if len(design.factors) != 1:
         raise Unsupported
-    model = built.model
-    if [p.name for p in model.potentials] != ["collapsed_loglik"] or model.observed_RVs:
-        raise Unsupported
-    if any(d.name in keep for d in model.deterministics):
-        raise Unsupported
-    code, par, free, offsets = free_layout(model)
+    ss, code, par, free, offsets = collapsed_layout(built, keep, "one_factor")
     f = design.factors[0]
     k = ss.ZtZ.shape[1]
-    p = ss.ZtD.shape[2]
-    theta_idx = (
-        theta_positions(built, design, offsets, p)
-        if ss.has_intercept
-        else where(built.parts, offsets, names.B, p)
-    )
+    theta_idx = theta_positions(built, design, offsets, ss.ZtD.shape[2])
     cpc_idx, cpc_row, cpc_col = cpc_positions(f, offsets)
     if not cpc_idx and len(f.coefs) != k:
         raise Unsupported
