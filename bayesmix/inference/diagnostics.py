@@ -186,16 +186,20 @@ def _finite(x: np.ndarray) -> np.ndarray:
 
 
 def _in_blocks(fn, x: np.ndarray, *args):
-    """``fn`` over blocks of 512 parameters (bounded memory for thousands of group effects),
-    its outputs (an array or a tuple of arrays, one value per parameter) joined.  The blocks
-    run on a thread per core: their sorts and FFTs release the GIL."""
+    """``fn`` over blocks of parameters (bounded memory for thousands of group effects), its
+    outputs (an array or a tuple of arrays, one value per parameter) joined.  Beyond 512
+    parameters the blocks run on a thread per core (their sorts and FFTs release the GIL), each
+    512 / cores wide so that the memory in use stays that of one 512-wide block."""
     x = np.asarray(x, dtype=float)
-    starts = range(0, x.shape[-1], 512)
-    if len(starts) > 1 and (os.cpu_count() or 1) > 1:
-        with ThreadPoolExecutor(max_workers=min(len(starts), os.cpu_count() or 1)) as pool:
-            parts = list(pool.map(lambda i: fn(x[..., i : i + 512], *args), starts))
+    threads = min(os.cpu_count() or 1, -(-x.shape[-1] // 512))
+    # with threads, blocks of 512 / threads parameters: the same memory as one block at a time
+    size = max(64, 512 // threads)
+    starts = range(0, x.shape[-1], size)
+    if threads > 1:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            parts = list(pool.map(lambda i: fn(x[..., i : i + size], *args), starts))
     else:
-        parts = [fn(x[..., i : i + 512], *args) for i in starts] or [fn(x, *args)]
+        parts = [fn(x[..., i : i + size], *args) for i in starts] or [fn(x, *args)]
     if isinstance(parts[0], tuple):
         return tuple(np.concatenate(p) for p in zip(*parts, strict=True))
     return np.concatenate(parts)
