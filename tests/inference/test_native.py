@@ -128,6 +128,18 @@ ROWS_CASES = [
     ("Reaction ~ 0 + Days + (1 | Subject)", "lognormal", False, {"sigma": "half_normal(1)"}),
     ("prop ~ Days + w + (Days | Subject) + (1 | item)", "beta", {"Subject": True, "item": False}, None),
     ("prop ~ Days + (1 | Subject)", "beta", False, {"phi": "gamma(2, 0.1)"}),
+    (
+        "Reaction ~ Days + age + (Days | Subject) + (1 | item)",
+        "student",
+        {"Subject": True, "item": False},
+        None,
+    ),
+    (
+        "Reaction ~ Days + (1 | Subject)",
+        "student",
+        False,
+        {"nu": "exponential(0.1)", "sigma": "half_cauchy(20)"},
+    ),
 ]
 
 
@@ -232,12 +244,16 @@ def test_models_it_does_not_cover_go_through_the_graph(data):
         prop=np.linspace(0.1, 0.9, len(data)),
     )
     for formula, family, link in [
-        ("Reaction ~ Days + (1 | Subject)", "student", None),  # a family it does not know
         ("prop ~ Days + (1 | Subject)", "beta", "probit"),  # a link it does not know
     ]:
         m = bm.Model(formula, d, family=family, link=link)
         built = m.built_collapsed if family == "gaussian" else m.built
         assert native.program(built, m.design, built.free_names) is None
+    # weights (any family)
+    m = bm.Model(
+        "Reaction ~ Days + (1 | Subject)", d.assign(w=1.0 + d.Days % 3), family="student", weights="w"
+    )
+    assert native.program(m.built, m.design, m.built.free_names) is None
 
 
 def test_fit_through_the_native_path_matches_lme4_scale(data):

@@ -14,7 +14,7 @@ the data.  Three kinds are covered:
   out (any number of varying coefficients, correlated or not);
 * ``"nested"`` (:mod:`.nested`): Gaussian models whose chain of nested factors (up to two
   varying coefficients each) is integrated out;
-* ``"rows"`` (:mod:`.rows`): models whose group effects are sampled -- gaussian,
+* ``"rows"`` (:mod:`.rows`): models whose group effects are sampled -- gaussian, student,
   bernoulli (logit, probit), binomial, poisson, negbinomial, gamma, lognormal, beta (logit)
   and cumulative, any number of crossed or nested
   factors in any parameterisation, level-two predictors, offsets.  Its density is one

@@ -231,6 +231,23 @@ def _loglik(fcode, aux, y, n, eta, ge, g_aux):
             g += mu * da + nu * db
         ll += N * math.lgamma(phi)
         g_aux[0] += g + N * digamma(phi)
+    elif fcode == 11:  # student, aux = (sigma, nu): z = (y - e) / sigma, q = z^2 / nu
+        sigma, nu = aux[0], aux[1]
+        h = 0.5 * (nu + 1.0)
+        g_s = 0.0
+        g_n = 0.0
+        for i in range(N):
+            z = (y[i] - eta[i]) / sigma
+            q = z * z / nu
+            lq = math.log1p(q)
+            w = q / (1.0 + q)
+            ll -= h * lq
+            ge[i] = (nu + 1.0) * z / (sigma * nu * (1.0 + q))
+            g_s += (nu + 1.0) * w
+            g_n += h * w / nu - 0.5 * lq
+        ll += N * (math.lgamma(h) - math.lgamma(0.5 * nu) - 0.5 * math.log(nu * math.pi) - math.log(sigma))
+        g_aux[0] += (g_s - N) / sigma
+        g_aux[1] += g_n + N * (0.5 * digamma(h) - 0.5 * digamma(0.5 * nu) - 0.5 / nu)
     elif fcode == 6:  # cumulative (logit), aux = the increasing cutpoints
         ll = _cumulative_logit(aux, y, eta, ge, g_aux)
     elif fcode == 7:  # cumulative (probit)
@@ -477,9 +494,17 @@ def rows(x, grad, A):
         ge = np.empty(N)
         GR = np.zeros(M.shape[0])
         at = max(aux_pos, 0)  # (no extra parameter: an empty view)
-        ll = _sampled_rows(
-            fcode, v[at : at + n_aux], g_v[at : at + n_aux], eta, R, gpos, Zv, fmeta, y, trials, ge, GR
-        )
+        if fam[4] >= 0:  # two separate scalars: gathered, and their gradient scattered back
+            pos2 = int(fam[4])
+            aux2 = np.array([v[at], v[pos2]])
+            g_aux2 = np.zeros(2)
+            ll = _sampled_rows(fcode, aux2, g_aux2, eta, R, gpos, Zv, fmeta, y, trials, ge, GR)
+            g_v[at] += g_aux2[0]
+            g_v[pos2] += g_aux2[1]
+        else:
+            ll = _sampled_rows(
+                fcode, v[at : at + n_aux], g_v[at : at + n_aux], eta, R, gpos, Zv, fmeta, y, trials, ge, GR
+            )
         g_aux = 0.0
     g_theta = np.zeros(p)
     if pat.shape[0] > 0:  # scatter-add into the distinct rows (4 lanes, as the kernels' sums)

@@ -1,8 +1,8 @@
 """The numbers that describe a model with its group effects as parameters to the native callback.
 
 Covers what the graph builds for the families whose row density the callback knows
-(gaussian, bernoulli with the logit or probit link, binomial, poisson, negbinomial, gamma (log),
-lognormal (the gaussian rows of log y), beta (logit), and the cumulative ordinal family with either
+(gaussian, student, bernoulli with the logit or probit link, binomial, poisson, negbinomial, gamma
+(log), lognormal (the gaussian rows of log y), beta (logit), and the cumulative ordinal family with either
 link, its cutpoints under PyMC's ordered transform): population
 coefficients with level-two columns (their columns of ``X``, centred as the graph centres
 them), any number of grouping factors, crossed or nested, each non-centred
@@ -53,6 +53,7 @@ FAMILIES = {
     ("gamma", "log"): (9, "shape"),
     ("lognormal", "identity"): (0, names.SIGMA),  # the gaussian rows of log y
     ("beta", "logit"): (10, "phi"),
+    ("student", "identity"): (11, (names.SIGMA, "nu")),
 }
 #: a factor's parameterisation: non-centred, centred, centred on its population coefficients
 MODES = {"noncentred": 0, "centred": 1, "around": 2}
@@ -67,7 +68,8 @@ ARRAYS = (
     ("offset", 1),
     ("y", 1),
     ("trials", 1),
-    # family code, position of its first extra parameter (-1: none), constant term, how many
+    # family code, position of its first extra parameter (-1: none), constant term, how many,
+    # the second one's position when two separate scalars (student's sigma and nu; else -1)
     ("fam", 1),
     # per factor: k, J, mode, first position, first coef, first CPC, CPCs, first row of M and
     # of the group effects' workspace, 1 if it is one coefficient whose column is all ones
@@ -116,7 +118,7 @@ def program(built, design, keep) -> Program:
         raise Unsupported
     if any(d.name in keep for d in model.deterministics):
         raise Unsupported
-    if tuple(built.aux) != (() if fam[1] is None else (fam[1],)):
+    if tuple(built.aux) != (() if fam[1] is None else fam[1] if isinstance(fam[1], tuple) else (fam[1],)):
         raise Unsupported
     sampled = [f for f in design.factors if ss is None or f.name != ss.factor]
     modes = {}
@@ -141,7 +143,8 @@ def program(built, design, keep) -> Program:
     p = X.shape[1]
     trials = np.asarray(data["n"], dtype=float) if family.name == "binomial" else np.ones(n_rows)
     offset = np.zeros(n_rows) if design.offset is None else np.asarray(design.offset, dtype=float)
-    aux_pos, n_aux = _aux_position(built, family, fam[1], offsets)
+    # two extra parameters (student: sigma, nu) need not sit side by side: the second's position
+    aux_pos, n_aux, aux2_pos = _aux_position(built, family, fam[1], offsets)
     fmeta, sd_idx, cpc_idx, cpc_row, cpc_col, M_rows = [], [], [], [], [], []
     k0 = q0 = r0 = 0
     for f in sampled:
@@ -182,7 +185,7 @@ def program(built, design, keep) -> Program:
             offset,
             y,
             trials,
-            np.array([fam[0], aux_pos, constant, n_aux]),
+            np.array([fam[0], aux_pos, constant, n_aux, aux2_pos]),
             np.asarray(fmeta, dtype=np.int64).reshape(len(fmeta), 9),
             np.asarray(sd_idx, dtype=np.int64),
             np.asarray(cpc_idx, dtype=np.int64),
@@ -228,15 +231,19 @@ def _collapsed(built, design, ss, offsets, q0: int, n_rows: int) -> dict:
     }
 
 
-def _aux_position(built, family, aux, offsets) -> tuple[int, int]:
-    """Where the family's extra parameters start in the unconstrained vector, and how many."""
+def _aux_position(built, family, aux, offsets) -> tuple[int, int, int]:
+    """Where the family's extra parameters start in the unconstrained vector, how many, and
+    the second one's position when there are two separate ones (else -1)."""
     if aux is None:
-        return -1, 0
+        return -1, 0, -1
+    if isinstance(aux, tuple):  # two scalars
+        first, second = (int(where(built.parts, offsets, a, 1)[0]) for a in aux)
+        return first, 2, second
     if aux == names.CUTPOINTS:  # sampled as the increasing vector of the centred design
         if names.CUTPOINTS_C not in offsets:
             raise Unsupported
-        return offsets[names.CUTPOINTS_C], int(family.aux(built.response)[0].size)
-    return int(where(built.parts, offsets, aux, 1)[0]), 1
+        return offsets[names.CUTPOINTS_C], int(family.aux(built.response)[0].size), -1
+    return int(where(built.parts, offsets, aux, 1)[0]), 1, -1
 
 
 #: the population part is evaluated on its distinct rows when there are at most this share of them
