@@ -27,6 +27,7 @@ __all__ = [
     "EXTERNAL",
     "free_layout",
     "collapsed_layout",
+    "COLLAPSED_ARRAYS",
     "expanded_layout",
     "pack",
     "table",
@@ -193,6 +194,21 @@ def where(parts: dict, offsets: dict, vector: str, length: int) -> np.ndarray:
     if (out < 0).any():
         raise Unsupported
     return out
+
+
+#: the first arrays of the collapsed Gaussian kinds (one factor, nested): the layout, where the
+#: population coefficients, SDs and CPCs sit, and sigma's position
+COLLAPSED_ARRAYS = (
+    ("code", 2),
+    ("par", 2),
+    ("out_idx", 1),
+    ("theta_idx", 1),
+    ("sd_idx", 1),
+    ("cpc_idx", 1),
+    ("cpc_row", 1),
+    ("cpc_col", 1),
+    ("sigma_idx", 1),
+)
 
 
 def collapsed_layout(built, keep, strategy: str):

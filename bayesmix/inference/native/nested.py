@@ -12,6 +12,7 @@ import numpy as np
 
 from bayesmix.core import names
 from bayesmix.inference.native.layout import (
+    COLLAPSED_ARRAYS,
     Program,
     Unsupported,
     collapsed_layout,
@@ -27,16 +28,7 @@ __all__ = ["program", "ARRAYS", "TABLE_LEN"]
 
 #: the arrays' names and numbers of dimensions, in the table's order; ``lmeta`` holds per
 #: factor (coarsest first) its first SD in ``sd_idx``, first CPC in ``cpc_idx`` and CPC count
-ARRAYS = (
-    ("code", 2),
-    ("par", 2),
-    ("out_idx", 1),
-    ("theta_idx", 1),
-    ("sd_idx", 1),
-    ("cpc_idx", 1),
-    ("cpc_row", 1),
-    ("cpc_col", 1),
-    ("sigma_idx", 1),
+ARRAYS = COLLAPSED_ARRAYS + (
     ("lmeta", 2),
     ("N", 0),
     ("EtE", 3),

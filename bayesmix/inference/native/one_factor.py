@@ -10,6 +10,7 @@ import numpy as np
 
 from bayesmix.core import names
 from bayesmix.inference.native.layout import (
+    COLLAPSED_ARRAYS,
     Program,
     Unsupported,
     collapsed_layout,
@@ -24,16 +25,7 @@ from bayesmix.inference.native.layout import (
 __all__ = ["program", "ARRAYS", "TABLE_LEN"]
 
 #: the arrays' names and numbers of dimensions, in the table's order
-ARRAYS = (
-    ("code", 2),
-    ("par", 2),
-    ("out_idx", 1),
-    ("theta_idx", 1),
-    ("sd_idx", 1),
-    ("cpc_idx", 1),
-    ("cpc_row", 1),
-    ("cpc_col", 1),
-    ("sigma_idx", 1),
+ARRAYS = COLLAPSED_ARRAYS + (
     ("N", 0),
     ("yty", 0),
     ("Dty", 1),
