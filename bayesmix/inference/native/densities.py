@@ -147,7 +147,8 @@ def nested(x, grad, A):
 def _loglik(fcode, aux, y, n, eta, ge, g_aux):
     """The rows' log densities without their data-only constants, summed; d/deta into ``ge``
     and d/d the family's extra parameters ``aux`` (a view of the constrained values; sigma,
-    shape or the cutpoints) added to ``g_aux``.  One tight loop per family."""
+    shape or the cutpoints) added to ``g_aux``.  One tight loop per family.  ``y`` and ``n``
+    are the program's ``y`` and ``y2`` (binomial trials; gamma log y; beta log y and log(1 - y))."""
     N = y.shape[0]
     ll = 0.0
     if fcode == 1 or fcode == 2:  # bernoulli, binomial (logit)
@@ -203,15 +204,13 @@ def _loglik(fcode, aux, y, n, eta, ge, g_aux):
         a = aux[0]
         la = math.log(a)
         g = 0.0
-        for i in range(N):
+        for i in range(N):  # n holds log y
             e = eta[i]
-            ly = math.log(y[i])
             t = y[i] * math.exp(-e)
-            ll += a * (la - e + ly - t)
+            g += n[i] - e - t
             ge[i] = a * (t - 1.0)
-            g += la + 1.0 - e + ly - t
-        ll -= N * math.lgamma(a)
-        g_aux[0] += g - N * digamma(a)
+        ll = a * (g + N * la) - N * math.lgamma(a)
+        g_aux[0] += g + N * (la + 1.0 - digamma(a))
     elif fcode == 10:  # beta (logit), aux = phi: mu = sigmoid(e), shapes mu phi and (1 - mu) phi
         phi = aux[0]
         g = 0.0
@@ -220,8 +219,8 @@ def _loglik(fcode, aux, y, n, eta, ge, g_aux):
             t = math.exp(-abs(e))
             mu = 1.0 / (1.0 + t) if e >= 0.0 else t / (1.0 + t)
             nu = t / (1.0 + t) if e >= 0.0 else 1.0 / (1.0 + t)  # 1 - mu without cancellation
-            ly = math.log(y[i])
-            l1y = math.log1p(-y[i])
+            ly = y[i]  # log y
+            l1y = n[i]  # log(1 - y)
             a = mu * phi
             b = nu * phi
             ll += a * ly + b * l1y - math.lgamma(a) - math.lgamma(b)
@@ -334,7 +333,7 @@ def _cumulative_probit(c, y, eta, ge, g_c):
 
 
 @_jit
-def _sampled_rows(fcode, aux, g_aux, eta, R, gpos, Zv, fmeta, y, trials, ge, GR):
+def _sampled_rows(fcode, aux, g_aux, eta, R, gpos, Zv, fmeta, y, y2, ge, GR):
     """The group effects gathered into ``eta``, the row densities, their gradients scattered
     back into ``GR``; returns the log density; d/deta into ``ge``, d/daux added to ``g_aux``."""
     N = y.shape[0]
@@ -350,7 +349,7 @@ def _sampled_rows(fcode, aux, g_aux, eta, R, gpos, Zv, fmeta, y, trials, ge, GR)
                 for c in range(k):
                     s += Zv[c0 + c, i] * R[gpos[f, i] + c]
                 eta[i] += s
-    ll = _loglik(fcode, aux, y, trials, eta, ge, g_aux)
+    ll = _loglik(fcode, aux, y, y2, eta, ge, g_aux)
     for f in range(fmeta.shape[0]):
         k = fmeta[f, 0]
         c0 = fmeta[f, 4]
@@ -412,7 +411,7 @@ def _meta(fmeta, f):
 @_jit
 def rows(x, grad, A):
     """A model with its group effects as parameters (:mod:`bayesmix.inference.native.rows`)."""
-    code, par, _, theta_idx, XT, offset, y, trials, fam = A[:9]
+    code, par, _, theta_idx, XT, offset, y, y2, fam = A[:9]
     fmeta, sd_idx, cpc_idx, cpc_row, cpc_col, gpos, Zv, M = A[9:17]
     cmeta, csd_idx, cZ, cindex, cZtZ, oindex, oZ, pat = A[17:]
     n = x.shape[0]
@@ -498,12 +497,12 @@ def rows(x, grad, A):
             pos2 = int(fam[4])
             aux2 = np.array([v[at], v[pos2]])
             g_aux2 = np.zeros(2)
-            ll = _sampled_rows(fcode, aux2, g_aux2, eta, R, gpos, Zv, fmeta, y, trials, ge, GR)
+            ll = _sampled_rows(fcode, aux2, g_aux2, eta, R, gpos, Zv, fmeta, y, y2, ge, GR)
             g_v[at] += g_aux2[0]
             g_v[pos2] += g_aux2[1]
         else:
             ll = _sampled_rows(
-                fcode, v[at : at + n_aux], g_v[at : at + n_aux], eta, R, gpos, Zv, fmeta, y, trials, ge, GR
+                fcode, v[at : at + n_aux], g_v[at : at + n_aux], eta, R, gpos, Zv, fmeta, y, y2, ge, GR
             )
         g_aux = 0.0
     g_theta = np.zeros(p)

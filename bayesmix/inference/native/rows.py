@@ -66,8 +66,11 @@ ARRAYS = (
     ("theta_idx", 1),
     ("XT", 2),  # the population part's matrix, transposed (p, N)
     ("offset", 1),
+    # the response as the density reads it (log y for lognormal and beta, else y) and a second
+    # per-row data column (binomial: trials; gamma: log y; beta: log(1 - y); else ones): the
+    # data's logs are taken here once, not at every gradient
     ("y", 1),
-    ("trials", 1),
+    ("y2", 1),
     # family code, position of its first extra parameter (-1: none), constant term, how many,
     # the second one's position when two separate scalars (student's sigma and nu; else -1)
     ("fam", 1),
@@ -136,12 +139,16 @@ def program(built, design, keep) -> Program:
     )
     y = np.asarray(data["y"], dtype=float)
     constant = 0.0 if ss is not None else _constant(family.name, y, data.get("n"))
-    if family.name == "lognormal":
-        y = np.log(y)
     n_rows = len(y)
+    y2 = np.asarray(data["n"], dtype=float) if family.name == "binomial" else np.ones(n_rows)
+    if family.name == "gamma":
+        y2 = np.log(y)
+    elif family.name == "beta":
+        y, y2 = np.log(y), np.log1p(-y)
+    elif family.name == "lognormal":
+        y = np.log(y)
     X, theta_idx = _population(built, design, offsets)
     p = X.shape[1]
-    trials = np.asarray(data["n"], dtype=float) if family.name == "binomial" else np.ones(n_rows)
     offset = np.zeros(n_rows) if design.offset is None else np.asarray(design.offset, dtype=float)
     # two extra parameters (student: sigma, nu) need not sit side by side: the second's position
     aux_pos, n_aux, aux2_pos = _aux_position(built, family, fam[1], offsets)
@@ -184,7 +191,7 @@ def program(built, design, keep) -> Program:
             XT,
             offset,
             y,
-            trials,
+            y2,
             np.array([fam[0], aux_pos, constant, n_aux, aux2_pos]),
             np.asarray(fmeta, dtype=np.int64).reshape(len(fmeta), 9),
             np.asarray(sd_idx, dtype=np.int64),
