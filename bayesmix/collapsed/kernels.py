@@ -380,12 +380,13 @@ def kernels() -> dict:
                     for c in range(k):
                         dQ[q + a * dl + r + c] = -X[a, c]
                         dQ[q + (r + c) * dl + a] = -X[a, c]
-        g_s2 = g_ld * N / s2
         at = qoff[L - 1]
+        tr = 0.0  # sum of dQ * EtE over the finest groups (Q there is EtE / s2)
         for j in range(Jf):
             for a in range(m0):
                 for b in range(m0):
-                    g_s2 -= dQ[at + (j * m0 + a) * m0 + b] * EtE[j, a, b] / (s2 * s2)
+                    tr += dQ[at + (j * m0 + a) * m0 + b] * EtE[j, a, b]
+        g_s2 = g_ld * N / s2 - tr / (s2 * s2)
         for lv in range(L):
             k = ks[lv]
             for a in range(k):
