@@ -23,7 +23,9 @@ _FASTMATH = False
 
 @functools.cache
 def kernels() -> dict:
-    """The numba implementations by Op (``"loglik"``, ``"rows"``), built on first use."""
+    """The numba implementations by Op (``"loglik"``, ``"rows"``, ``"nested"``), and the groups'
+    Woodbury terms they share (``"groups"``, also called by the native crossed density), built
+    on first use."""
     from pytensor.link.numba.dispatch.basic import numba_njit
 
     @numba_njit(fastmath=_FASTMATH)
@@ -398,7 +400,12 @@ def kernels() -> dict:
                     g_Sig[lv, a, c] = s
         return (np.array(ll), g_theta, g_Sig, np.array(2.0 * sigma * g_s2))
 
-    return {"loglik": collapsed_loglik_kernel, "rows": collapsed_rows_kernel, "nested": nested_kernel}
+    return {
+        "loglik": collapsed_loglik_kernel,
+        "rows": collapsed_rows_kernel,
+        "nested": nested_kernel,
+        "groups": groups,
+    }
 
 
 @functools.cache

@@ -92,6 +92,7 @@ def glmm_data(data):
     d["succ"] = rng.binomial(10, 0.3, size=len(d))
     d["expo"] = rng.uniform(0.5, 2.0, size=len(d))
     d["prop"] = rng.beta(4.0, 6.0, size=len(d))
+    d["cell"] = d["item"].astype(str) + "-" + (d.Days % 3).astype(str)  # nested in item
     return d
 
 
@@ -157,6 +158,10 @@ CROSSED_CASES = [
     ("Reaction ~ Days + (Days | Subject) + (1 | item)", "auto", None),
     ("Reaction ~ Days + w + (1 | Subject) + (1 + w | item)", {"item": False}, {"sd": "half_normal(30)"}),
     ("Reaction ~ Days + (1 + Days || Subject) + (1 | item)", {"item": True}, None),
+    # cell is nested in item, so cell is integrated out and item's intercept is one per group of
+    # its rows; with an offset, a slope on the integrated-out factor and a weighted other factor
+    ("Reaction ~ Days + offset(w) + (1 | Subject) + (1 | cell) + (1 | item)", "auto", None),
+    ("Reaction ~ w + (1 + Days || cell) + (0 + w | Subject) + (1 | item)", "auto", None),
 ]
 
 
@@ -210,6 +215,10 @@ def test_crossed_collapsed_log_density_and_gradient_equal_pymc(glmm_data, formul
     m = bm.Model(formula, glmm_data, centered=centered, priors=priors)
     built = m.built_collapsed
     assert built.collapsed.strategy == "crossed"
+    if "cell" in formula:  # item's intercept enters once per cell, not once per row
+        assert built.collapsed.factor == "cell"
+        prog = native.program(built, m.design, built.free_names)
+        assert prog.arrays[[a for a, _ in native.rows.ARRAYS].index("pindex")].shape[0] == 1
     _compare(built, m.design, "rows")
 
 

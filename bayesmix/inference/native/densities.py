@@ -13,16 +13,13 @@ import numba
 import numpy as np
 
 from bayesmix.collapsed.kernels import kernels
+from bayesmix.inference.native.families import row_loglik
 from bayesmix.inference.native.scalar import (
     LOG_2PI_HALF,
     chain_rule,
     cholesky_grad,
     constrain,
-    digamma,
     fill_cholesky,
-    log_ndtr,
-    log_ndtr_grad,
-    log_sigmoid_grad,
     priors_of,
 )
 
@@ -30,7 +27,7 @@ __all__ = ["one_factor", "nested", "rows"]
 
 _jit = numba.njit(fastmath=False, cache=False, error_model="numpy")
 _KERNEL = kernels()["loglik"]
-_ROWS_KERNEL = kernels()["rows"]
+_GROUPS = kernels()["groups"]
 _NESTED_KERNEL = kernels()["nested"]
 
 
@@ -144,195 +141,6 @@ def nested(x, grad, A):
 
 
 @_jit
-def _loglik(fcode, aux, y, n, eta, ge, g_aux):
-    """The rows' log densities without their data-only constants, summed; d/deta into ``ge``
-    and d/d the family's extra parameters ``aux`` (a view of the constrained values; sigma,
-    shape or the cutpoints) added to ``g_aux``.  One tight loop per family.  ``y`` and ``n``
-    are the program's ``y`` and ``y2`` (binomial trials; gamma log y; beta log y and log(1 - y))."""
-    N = y.shape[0]
-    ll = 0.0
-    if fcode == 1 or fcode == 2:  # bernoulli, binomial (logit)
-        # log(1 + exp(e)) = max(e, 0) + log(1 + t), t = exp(-|e|) in (0, 1]: the logs are
-        # taken of products of 256 factors 1 + t (each in (1, 2], so no overflow), one exp per
-        # row and one log per block instead of a log per row
-        prod = 1.0
-        for i in range(N):
-            e = eta[i]
-            t = math.exp(-abs(e))
-            inv = 1.0 / (1.0 + t)
-            if n[i] == 1.0:
-                prod *= 1.0 + t
-            else:
-                ll -= n[i] * math.log(1.0 + t)
-            ll += y[i] * e - n[i] * max(e, 0.0)
-            ge[i] = y[i] - n[i] * (inv if e >= 0.0 else t * inv)
-            if (i & 255) == 255:
-                ll -= math.log(prod)
-                prod = 1.0
-        ll -= math.log(prod)
-    elif fcode == 3:  # poisson (log)
-        for i in range(N):
-            mu = math.exp(eta[i])
-            ll += y[i] * eta[i] - mu
-            ge[i] = y[i] - mu
-    elif fcode == 0:  # gaussian, aux = sigma
-        sigma = aux[0]
-        prec = 1.0 / (sigma * sigma)
-        ss = 0.0
-        for i in range(N):
-            d = y[i] - eta[i]
-            ss += d * d
-            ge[i] = d * prec
-        ll = -0.5 * ss * prec - N * math.log(sigma)
-        g_aux[0] += ss * prec / sigma - N / sigma
-    elif fcode == 4:  # negbinomial NB2 (log), aux = shape: log(shape + mu) and mu / (shape + mu)
-        shape = aux[0]
-        la = math.log(shape)
-        g = 0.0
-        for i in range(N):
-            e = eta[i]
-            t = math.exp(-abs(la - e))
-            inv = 1.0 / (1.0 + t)
-            log_sum = max(la, e) + math.log(1.0 + t)
-            w = inv if e >= la else t * inv
-            ll += math.lgamma(y[i] + shape) + shape * (la - log_sum) + y[i] * (e - log_sum)
-            ge[i] = y[i] - (shape + y[i]) * w
-            g += digamma(y[i] + shape) + la - log_sum + 1.0 - (shape + y[i]) * (1.0 - w) / shape
-        ll -= N * math.lgamma(shape)
-        g_aux[0] += g - N * digamma(shape)
-    elif fcode == 9:  # gamma (log), aux = shape a: a (log a - e) - lgamma(a) + a log y - a y exp(-e)
-        a = aux[0]
-        la = math.log(a)
-        g = 0.0
-        for i in range(N):  # n holds log y
-            e = eta[i]
-            t = y[i] * math.exp(-e)
-            g += n[i] - e - t
-            ge[i] = a * (t - 1.0)
-        ll = a * (g + N * la) - N * math.lgamma(a)
-        g_aux[0] += g + N * (la + 1.0 - digamma(a))
-    elif fcode == 10:  # beta (logit), aux = phi: mu = sigmoid(e), shapes mu phi and (1 - mu) phi
-        phi = aux[0]
-        g = 0.0
-        for i in range(N):
-            e = eta[i]
-            t = math.exp(-abs(e))
-            mu = 1.0 / (1.0 + t) if e >= 0.0 else t / (1.0 + t)
-            nu = t / (1.0 + t) if e >= 0.0 else 1.0 / (1.0 + t)  # 1 - mu without cancellation
-            ly = y[i]  # log y
-            l1y = n[i]  # log(1 - y)
-            a = mu * phi
-            b = nu * phi
-            ll += a * ly + b * l1y - math.lgamma(a) - math.lgamma(b)
-            da = ly - digamma(a)
-            db = l1y - digamma(b)
-            ge[i] = phi * mu * nu * (da - db)
-            g += mu * da + nu * db
-        ll += N * math.lgamma(phi)
-        g_aux[0] += g + N * digamma(phi)
-    elif fcode == 11:  # student, aux = (sigma, nu): z = (y - e) / sigma, q = z^2 / nu
-        sigma, nu = aux[0], aux[1]
-        h = 0.5 * (nu + 1.0)
-        g_s = 0.0
-        g_n = 0.0
-        for i in range(N):
-            z = (y[i] - eta[i]) / sigma
-            q = z * z / nu
-            lq = math.log1p(q)
-            w = q / (1.0 + q)
-            ll -= h * lq
-            ge[i] = (nu + 1.0) * z / (sigma * nu * (1.0 + q))
-            g_s += (nu + 1.0) * w
-            g_n += h * w / nu - 0.5 * lq
-        ll += N * (math.lgamma(h) - math.lgamma(0.5 * nu) - 0.5 * math.log(nu * math.pi) - math.log(sigma))
-        g_aux[0] += (g_s - N) / sigma
-        g_aux[1] += g_n + N * (0.5 * digamma(h) - 0.5 * digamma(0.5 * nu) - 0.5 / nu)
-    elif fcode == 6:  # cumulative (logit), aux = the increasing cutpoints
-        ll = _cumulative_logit(aux, y, eta, ge, g_aux)
-    elif fcode == 7:  # cumulative (probit)
-        ll = _cumulative_probit(aux, y, eta, ge, g_aux)
-    else:  # fcode == 8: bernoulli, binomial (probit): y log Phi(e) + (n - y) log Phi(-e)
-        for i in range(N):
-            e = eta[i]
-            g = 0.0
-            if y[i] > 0.0:
-                lp, dlp = log_ndtr_grad(e)
-                ll += y[i] * lp
-                g += y[i] * dlp
-            if n[i] > y[i]:
-                lp, dlp = log_ndtr_grad(-e)
-                ll += (n[i] - y[i]) * lp
-                g -= (n[i] - y[i]) * dlp
-            ge[i] = g
-    return ll
-
-
-@_jit
-def _cumulative_logit(c, y, eta, ge, g_c):
-    """P(y = k) = F(a) - F(b), a = c_k - eta, b = c_{k-1} - eta, F the logistic CDF, as
-    log F(a) + log(1 - F(b)) + log(1 - exp(b - a)) (no cancellation in either tail)."""
-    K1 = c.shape[0]
-    ll = 0.0
-    for i in range(y.shape[0]):
-        k = int(y[i])
-        g_eta = 0.0
-        if k < K1:  # log F(a); d/da = F(-a)
-            lp, ga = log_sigmoid_grad(c[k] - eta[i])
-            ll += lp
-            g_c[k] += ga
-            g_eta -= ga
-        if k > 0:  # log(1 - F(b)) = log F(-b); d/db = -F(b)
-            lp, gb = log_sigmoid_grad(eta[i] - c[k - 1])
-            ll += lp
-            g_c[k - 1] -= gb
-            g_eta += gb
-        if 0 < k < K1:  # log(1 - exp(-(a - b))), d/d(a - b) = 1 / expm1(a - b)
-            d = c[k] - c[k - 1]
-            ll += math.log(-math.expm1(-d))
-            gd = 1.0 / math.expm1(d)
-            g_c[k] += gd
-            g_c[k - 1] -= gd
-        ge[i] = g_eta
-    return ll
-
-
-@_jit
-def _cumulative_probit(c, y, eta, ge, g_c):
-    """P(y = k) = Phi(a) - Phi(b) as above with the normal CDF: below the middle as
-    Phi(a) (1 - Phi(b) / Phi(a)), above it as Phi(-b) (1 - Phi(-a) / Phi(-b))."""
-    K1 = c.shape[0]
-    ll = 0.0
-    for i in range(y.shape[0]):
-        k = int(y[i])
-        if k == 0:
-            lp, ga = log_ndtr_grad(c[0] - eta[i])
-            ll += lp
-            g_c[0] += ga
-            ge[i] = -ga
-            continue
-        b = c[k - 1] - eta[i]
-        if k == K1:
-            lp, gb = log_ndtr_grad(-b)
-            ll += lp
-            g_c[k - 1] -= gb
-            ge[i] = gb
-            continue
-        a = c[k] - eta[i]
-        if b > 0.0:
-            hi, lo = log_ndtr(-b), log_ndtr(-a)
-        else:
-            hi, lo = log_ndtr(a), log_ndtr(b)
-        lp = hi + math.log(-math.expm1(lo - hi))
-        ll += lp
-        ga = math.exp(-0.5 * a * a - LOG_2PI_HALF - lp)
-        gb = -math.exp(-0.5 * b * b - LOG_2PI_HALF - lp)
-        g_c[k] += ga
-        g_c[k - 1] += gb
-        ge[i] = -(ga + gb)
-    return ll
-
-
-@_jit
 def _sampled_rows(fcode, aux, g_aux, eta, R, gpos, Zv, fmeta, y, y2, ge, GR):
     """The group effects gathered into ``eta``, the row densities, their gradients scattered
     back into ``GR``; returns the log density; d/deta into ``ge``, d/daux added to ``g_aux``."""
@@ -349,7 +157,7 @@ def _sampled_rows(fcode, aux, g_aux, eta, R, gpos, Zv, fmeta, y, y2, ge, GR):
                 for c in range(k):
                     s += Zv[c0 + c, i] * R[gpos[f, i] + c]
                 eta[i] += s
-    ll = _loglik(fcode, aux, y, y2, eta, ge, g_aux)
+    ll = row_loglik(fcode, aux, y, y2, eta, ge, g_aux)
     for f in range(fmeta.shape[0]):
         k = fmeta[f, 0]
         c0 = fmeta[f, 4]
@@ -365,20 +173,168 @@ def _sampled_rows(fcode, aux, g_aux, eta, R, gpos, Zv, fmeta, y, y2, ge, GR):
 
 @_jit
 def _crossed(
-    v, eta, R, y, cmeta, csd_idx, cpc_idx, cpc_row, cpc_col, before, cZ, cindex, cZtZ, oindex, oZ, at, g_v
+    v,
+    theta,
+    XT,
+    pat,
+    R,
+    y,
+    cmeta,
+    csd_idx,
+    cpc_idx,
+    cpc_row,
+    cpc_col,
+    before,
+    cstart,
+    cZ,
+    cZsum,
+    cZtZ,
+    oindex,
+    oZ,
+    pindex,
+    at,
+    g_v,
+    g_theta,
 ):
-    """The Gaussian likelihood with one crossed factor integrated out (the collapsed rows
-    kernel); its SDs' and CPCs' gradients into ``g_v``; returns (ll, d/deta, d/dR, d/dsigma)."""
+    """The Gaussian likelihood with one crossed factor integrated out given the others' effects
+    ``R``, in two passes over the rows (sorted by the collapsed factor's groups).
+
+    The same quantities as the collapsed rows kernel (:mod:`bayesmix.collapsed.op`): per group
+    ``b_j = Z_j'(y_j - mu_j)``, the residuals' sum of squares, then the groups' Woodbury terms
+    (``kernels()["groups"]``) and d/dmu per row.  The first pass forms each row's residual (the
+    population part from its distinct rows when ``pat`` says so) and the group's sums in
+    registers; an effect that is one per group (``pindex``) enters through those sums.  The
+    second pass scatters d/dmu into ``R``'s gradient and the population part's.  SDs' and CPCs'
+    gradients go into ``g_v``, the population coefficients' into ``g_theta``; returns
+    (ll, d/dR, d/dsigma).
+    """
     k, q0, nq = cmeta[0], cmeta[1], cmeta[2]
     L = np.zeros((k, k))
     fill_cholesky(v, cpc_idx, cpc_row, cpc_col, q0, nq, L, before)
     A_, Sigma = _covariance(v, csd_idx, 0, k, L)
-    sigma = np.array(v[at])
-    ll, g_eta, g_u, g_Sigma, g_sigma = _ROWS_KERNEL(eta, R, Sigma, sigma, y, cZ, cindex, cZtZ, oindex, oZ)
+    sigma = v[at]
+    s2 = sigma * sigma
+    N = y.shape[0]
+    J = cstart.shape[0] - 1
+    p = theta.shape[0]
+    # ``pat`` maps each row to a column of ``XT``: its distinct rows, or every row (pat = 0..N-1)
+    distinct = XT.shape[1] != N
+    E = np.zeros(XT.shape[1])  # the population part of each distinct row, or of each row
+    for a in range(p):
+        t = theta[a]
+        for u in range(XT.shape[1]):
+            E[u] += XT[a, u] * t
+    Qr, Qp = oindex.shape[0], pindex.shape[0]
+    unit_o = oZ.shape[1] == 0
+    unit_Z = cZ.shape[1] == 0
+    r = np.empty(N)  # residuals without the per-group effects
+    B = np.zeros((J, k))
+    S = np.zeros(J)  # per group: the sum of r
+    ete = 0.0  # sum of r^2
+    if unit_Z and unit_o and Qr == 1:  # intercepts only, one factor per row: InstEval's shape
+        ix = oindex[0]
+        for j in range(J):
+            i, i1 = cstart[j], cstart[j + 1]
+            s0 = s1 = e0 = e1 = 0.0  # two running sums each: independent additions pipeline
+            while i + 1 < i1:
+                ra = y[i] - E[pat[i]] - R[ix[i]]
+                rb = y[i + 1] - E[pat[i + 1]] - R[ix[i + 1]]
+                r[i] = ra
+                r[i + 1] = rb
+                s0 += ra
+                s1 += rb
+                e0 += ra * ra
+                e1 += rb * rb
+                i += 2
+            if i < i1:
+                ra = y[i] - E[pat[i]] - R[ix[i]]
+                r[i] = ra
+                s0 += ra
+                e0 += ra * ra
+            S[j] = s0 + s1
+            ete += e0 + e1
+    else:
+        for j in range(J):
+            s0 = e0 = 0.0
+            for i in range(cstart[j], cstart[j + 1]):
+                ri = y[i] - E[pat[i]]
+                for q in range(Qr):
+                    ri -= R[oindex[q, i]] if unit_o else oZ[q, i] * R[oindex[q, i]]
+                r[i] = ri
+                s0 += ri
+                e0 += ri * ri
+                if not unit_Z:
+                    for a in range(k):
+                        B[j, a] += cZ[i, a] * ri
+            S[j] = s0
+            ete += e0
+    P = np.zeros(J)  # the per-group effects' sum
+    for j in range(J):
+        Pj = 0.0
+        for q in range(Qp):
+            Pj += R[pindex[q, j]]
+        P[j] = Pj
+        n_j = cstart[j + 1] - cstart[j]
+        ete -= Pj * (2.0 * S[j] - n_j * Pj)
+        if unit_Z:
+            B[j, 0] = S[j] - n_j * Pj
+        else:
+            for a in range(k):
+                B[j, a] -= Pj * cZsum[j, a]
+    Mm = np.zeros((J, k))
+    g_Sigma = np.zeros((k, k))
+    ok, logdet, mb, extra = _GROUPS(Sigma, s2, cZtZ, B, Mm, g_Sigma)
+    GR = np.zeros(R.shape[0])
+    if not ok:
+        return -np.inf, GR, 0.0
+    ll = -0.5 * (N * math.log(2.0 * math.pi * s2) + logdet + ete / s2 - mb / s2)
+    g_s2 = -0.5 * N / s2 + 0.5 * (ete - 2.0 * mb + extra) / (s2 * s2)
+    inv_s2 = 1.0 / s2
+    G = np.zeros((4, E.shape[0] if distinct else 0))  # d/dE in four interleaved copies (lane = row & 3)
+    ge = np.empty(0 if distinct else N)  # d/dmu per row
+    if unit_Z and unit_o and Qr == 1 and distinct:
+        ix = oindex[0]
+        for j in range(J):
+            c = P[j] + Mm[j, 0]
+            gs = 0.0
+            for i in range(cstart[j], cstart[j + 1]):
+                g = (r[i] - c) * inv_s2
+                GR[ix[i]] += g
+                G[i & 3, pat[i]] += g
+                gs += g
+            for q in range(Qp):
+                GR[pindex[q, j]] += gs
+    else:
+        for j in range(J):
+            c = P[j] + Mm[j, 0] if unit_Z else P[j]
+            gs = 0.0
+            for i in range(cstart[j], cstart[j + 1]):
+                e = r[i] - c
+                if not unit_Z:
+                    for a in range(k):
+                        e -= cZ[i, a] * Mm[j, a]
+                g = e * inv_s2
+                for q in range(Qr):
+                    GR[oindex[q, i]] += g if unit_o else oZ[q, i] * g
+                if distinct:
+                    G[i & 3, pat[i]] += g
+                else:
+                    ge[i] = g
+                gs += g
+            for q in range(Qp):
+                GR[pindex[q, j]] += gs
+    if distinct:
+        for u in range(E.shape[0]):
+            s = (G[0, u] + G[1, u]) + (G[2, u] + G[3, u])
+            for a in range(p):
+                g_theta[a] += XT[a, u] * s
+    else:
+        for a in range(p):
+            g_theta[a] += _dot(XT[a], ge)
     gL = _covariance_grad(g_Sigma, A_, L, v, csd_idx, 0, g_v)
     if nq > 0:
         cholesky_grad(v, cpc_idx, cpc_row, cpc_col, q0, nq, L, gL, before, g_v)
-    return ll.item(), g_eta, g_u, g_sigma.item()
+    return ll, GR, 2.0 * sigma * g_s2
 
 
 @_jit
@@ -403,6 +359,60 @@ def _dot(a, b):
 
 
 @_jit
+def _rows_likelihood(fcode, fam, v, g_v, theta, XT, pat, offset, R, gpos, Zv, fmeta, y, y2, g_theta):
+    """The row densities with every group effect sampled, in passes over the rows, each a tight
+    loop: eta, the densities, the gradients back; d/dtheta into ``g_theta`` (d/daux into
+    ``g_v``); returns (ll, d/dR)."""
+    p = theta.shape[0]
+    N = y.shape[0]
+    eta = np.empty(N)
+    if pat.shape[0] > 0:  # XT holds the distinct rows: eta is a gather from their values
+        E = np.zeros(XT.shape[1])
+        for a in range(p):
+            t = theta[a]
+            for u in range(XT.shape[1]):
+                E[u] += XT[a, u] * t
+        for i in range(N):
+            eta[i] = offset[i] + E[pat[i]]
+    else:
+        for i in range(N):
+            eta[i] = offset[i]
+        for a in range(p):
+            t = theta[a]
+            for i in range(N):
+                eta[i] += XT[a, i] * t
+    aux_pos = int(fam[1])
+    n_aux = int(fam[3])
+    ge = np.empty(N)
+    GR = np.zeros(R.shape[0])
+    at = max(aux_pos, 0)  # (no extra parameter: an empty view)
+    if fam[4] >= 0:  # two separate scalars: gathered, and their gradient scattered back
+        pos2 = int(fam[4])
+        aux2 = np.array([v[at], v[pos2]])
+        g_aux2 = np.zeros(2)
+        ll = _sampled_rows(fcode, aux2, g_aux2, eta, R, gpos, Zv, fmeta, y, y2, ge, GR)
+        g_v[at] += g_aux2[0]
+        g_v[pos2] += g_aux2[1]
+    else:
+        ll = _sampled_rows(
+            fcode, v[at : at + n_aux], g_v[at : at + n_aux], eta, R, gpos, Zv, fmeta, y, y2, ge, GR
+        )
+    if pat.shape[0] > 0:  # scatter-add into the distinct rows (4 lanes, as the kernels' sums)
+        nu = XT.shape[1]
+        G = np.zeros((4, nu))
+        for i in range(N):
+            G[i & 3, pat[i]] += ge[i]
+        for u in range(nu):
+            s = (G[0, u] + G[1, u]) + (G[2, u] + G[3, u])
+            for a in range(p):
+                g_theta[a] += XT[a, u] * s
+    else:
+        for a in range(p):
+            g_theta[a] = _dot(XT[a], ge)
+    return ll, GR
+
+
+@_jit
 def _meta(fmeta, f):
     m = fmeta[f]
     return m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7]
@@ -413,13 +423,12 @@ def rows(x, grad, A):
     """A model with its group effects as parameters (:mod:`bayesmix.inference.native.rows`)."""
     code, par, _, theta_idx, XT, offset, y, y2, fam = A[:9]
     fmeta, sd_idx, cpc_idx, cpc_row, cpc_col, gpos, Zv, M = A[9:17]
-    cmeta, csd_idx, cZ, cindex, cZtZ, oindex, oZ, pat = A[17:]
+    cmeta, csd_idx, cstart, cZ, cZsum, cZtZ, oindex, oZ, pindex, pat = A[17:]
     n = x.shape[0]
     v = np.empty(n)
     g_v = np.zeros(n)
     total = constrain(code, x, v) + priors_of(code, par, v, g_v)
     p = theta_idx.shape[0]
-    N = y.shape[0]
     F = fmeta.shape[0]
     theta = np.empty(p)
     for a in range(p):
@@ -449,30 +458,15 @@ def rows(x, grad, A):
                     for a in range(p):
                         s += M[at, a] * theta[a]
                     R[at] = v[e0 + j * k + c] - s
-    # passes over the rows, each a tight loop: eta, the row densities, the gradients back
-    eta = np.empty(N)
-    if pat.shape[0] > 0:  # XT holds the distinct rows: eta is a gather from their values
-        E = np.zeros(XT.shape[1])
-        for a in range(p):
-            t = theta[a]
-            for u in range(XT.shape[1]):
-                E[u] += XT[a, u] * t
-        for i in range(N):
-            eta[i] = offset[i] + E[pat[i]]
-    else:
-        for i in range(N):
-            eta[i] = offset[i]
-        for a in range(p):
-            t = theta[a]
-            for i in range(N):
-                eta[i] += XT[a, i] * t
     aux_pos = int(fam[1])
     fcode = int(fam[0])
-    n_aux = int(fam[3])
+    g_theta = np.zeros(p)
     if fcode == 5:
-        ll, ge, GR, g_aux = _crossed(
+        ll, GR, g_aux = _crossed(
             v,
-            eta,
+            theta,
+            XT,
+            pat,
             R,
             y,
             cmeta,
@@ -481,43 +475,22 @@ def rows(x, grad, A):
             cpc_row,
             cpc_col,
             before,
+            cstart,
             cZ,
-            cindex,
+            cZsum,
             cZtZ,
             oindex,
             oZ,
+            pindex,
             aux_pos,
             g_v,
+            g_theta,
         )
     else:
-        ge = np.empty(N)
-        GR = np.zeros(M.shape[0])
-        at = max(aux_pos, 0)  # (no extra parameter: an empty view)
-        if fam[4] >= 0:  # two separate scalars: gathered, and their gradient scattered back
-            pos2 = int(fam[4])
-            aux2 = np.array([v[at], v[pos2]])
-            g_aux2 = np.zeros(2)
-            ll = _sampled_rows(fcode, aux2, g_aux2, eta, R, gpos, Zv, fmeta, y, y2, ge, GR)
-            g_v[at] += g_aux2[0]
-            g_v[pos2] += g_aux2[1]
-        else:
-            ll = _sampled_rows(
-                fcode, v[at : at + n_aux], g_v[at : at + n_aux], eta, R, gpos, Zv, fmeta, y, y2, ge, GR
-            )
+        ll, GR = _rows_likelihood(
+            fcode, fam, v, g_v, theta, XT, pat, offset, R, gpos, Zv, fmeta, y, y2, g_theta
+        )
         g_aux = 0.0
-    g_theta = np.zeros(p)
-    if pat.shape[0] > 0:  # scatter-add into the distinct rows (4 lanes, as the kernels' sums)
-        nu = XT.shape[1]
-        G = np.zeros((4, nu))
-        for i in range(N):
-            G[i & 3, pat[i]] += ge[i]
-        for u in range(nu):
-            s = (G[0, u] + G[1, u]) + (G[2, u] + G[3, u])
-            for a in range(p):
-                g_theta[a] += XT[a, u] * s
-    else:
-        for a in range(p):
-            g_theta[a] = _dot(XT[a], ge)
     total += ll + fam[2]
     for f in range(F):
         k, J, mode, e0, c0, q0, nq, r0 = _meta(fmeta, f)

@@ -13,9 +13,12 @@ its population and level-two coefficients (``m ~ MvN(M theta + m0, ...)``, ``r =
 links or families) raises :class:`~bayesmix.inference.native.layout.Unsupported`.
 
 A Gaussian model of crossed factors with one of them integrated out given the others
-(:class:`bayesmix.collapsed.crossed.RowsCollapse`) is a rows program too: the sampled
-factors as above, and the collapsed factor's likelihood through the same kernel the
-graph's Op calls (``kernels()["rows"]``), family code 5.
+(:class:`bayesmix.collapsed.crossed.RowsCollapse`) is a rows program too, family code 5: the
+sampled factors as above, the rows sorted by the collapsed factor's groups, and its
+likelihood in two passes over them (the same quantities as the graph's Op, with the groups'
+Woodbury terms from the same ``kernels()["groups"]``).  A sampled intercept of a factor the
+collapsed one is nested in (InstEval's departments over instructors) is one value per group
+of those rows, so it enters per group instead of per row.
 """
 
 from __future__ import annotations
@@ -85,14 +88,20 @@ ARRAYS = (
     ("Zv", 2),
     ("M", 2),
     # the factor integrated out (empty arrays when none): k, first CPC, CPCs; its SDs'
-    # positions; the collapsed kernel's data (:meth:`RowsCollapse.loglik`)
+    # positions; the collapsed likelihood's data (:meth:`RowsCollapse.loglik`) with the rows
+    # sorted by its groups: where each group's rows start (J + 1), Z (empty: all ones), the
+    # column sums of Z and Z'Z per group, the other factors' effects each row adds (their
+    # positions among the sampled effects, their weights; empty: all ones) and those that are
+    # one per group (an intercept of a factor the collapsed one is nested in: added per group)
     ("cmeta", 1),
     ("csd_idx", 1),
+    ("cstart", 1),
     ("cZ", 2),
-    ("cindex", 1),
+    ("cZsum", 2),
     ("cZtZ", 3),
     ("oindex", 2),
     ("oZ", 2),
+    ("pindex", 2),
     # each row's position among the population matrix's distinct rows, when ``XT`` holds only
     # those (:func:`distinct_rows`); empty when ``XT`` holds every row
     ("pat", 1),
@@ -140,6 +149,9 @@ def program(built, design, keep) -> Program:
     y = np.asarray(data["y"], dtype=float)
     constant = 0.0 if ss is not None else _constant(family.name, y, data.get("n"))
     n_rows = len(y)
+    # with a factor integrated out the rows go in the order of its groups (the density is a sum
+    # over the rows: their order changes only the rounding)
+    order = np.argsort(ss.index, kind="stable") if ss is not None else np.arange(n_rows)
     y2 = np.asarray(data["n"], dtype=float) if family.name == "binomial" else np.ones(n_rows)
     if family.name == "gamma":
         y2 = np.log(y)
@@ -150,6 +162,9 @@ def program(built, design, keep) -> Program:
     X, theta_idx = _population(built, design, offsets)
     p = X.shape[1]
     offset = np.zeros(n_rows) if design.offset is None else np.asarray(design.offset, dtype=float)
+    y, y2, X, offset = y[order], y2[order], X[order], offset[order]
+    if ss is not None:  # the Gaussian rows read y - offset
+        y, offset = y - offset, np.zeros(n_rows)
     # two extra parameters (student: sigma, nu) need not sit side by side: the second's position
     aux_pos, n_aux, aux2_pos = _aux_position(built, family, fam[1], offsets)
     fmeta, sd_idx, cpc_idx, cpc_row, cpc_col, M_rows = [], [], [], [], [], []
@@ -169,10 +184,10 @@ def program(built, design, keep) -> Program:
         M_rows.append(_means(built, design, f, p) if mode == "around" else np.zeros((J * k, p + 1)))
         k0, q0, r0 = k0 + k, q0 + len(qi), r0 + J * k
     gpos = np.array(
-        [row[7] + f.index * row[0] for f, row in zip(sampled, fmeta, strict=True)], dtype=np.int64
+        [row[7] + f.index[order] * row[0] for f, row in zip(sampled, fmeta, strict=True)], dtype=np.int64
     ).reshape(len(sampled), n_rows)
-    Zv = np.concatenate([f.Z.T for f in sampled]) if sampled else np.zeros((0, n_rows))
-    collapsed = _collapsed(built, design, ss, offsets, q0, n_rows)
+    Zv = np.concatenate([f.Z[order].T for f in sampled]) if sampled else np.zeros((0, n_rows))
+    collapsed = _collapsed(built, design, ss, offsets, q0, order)
     if ss is not None:
         cpc_idx.extend(collapsed.pop("cpc_idx"))
         cpc_row.extend(collapsed.pop("cpc_row"))
@@ -182,6 +197,8 @@ def program(built, design, keep) -> Program:
         raise Unsupported
     out_idx, expanded = expanded_layout(free, keep)
     XT, pat = distinct_rows(X)
+    if ss is not None and not len(pat):  # the collapsed density always reads the rows through pat
+        pat = np.arange(n_rows)
     arrays = pack(
         (
             code,
@@ -208,30 +225,50 @@ def program(built, design, keep) -> Program:
     return Program("rows", arrays, [(a, b) for a, b, _, _ in free], expanded)
 
 
-def _collapsed(built, design, ss, offsets, q0: int, n_rows: int) -> dict:
-    """The integrated-out factor's arrays (in :data:`ARRAYS` order after ``M``; empty without one)."""
+def _collapsed(built, design, ss, offsets, q0: int, order: np.ndarray) -> dict:
+    """The integrated-out factor's arrays (in :data:`ARRAYS` order after ``M``; empty without
+    one), its rows in ``order`` (sorted by its groups)."""
     if ss is None:
         return {
             "cmeta": np.zeros(3, dtype=np.int64),
             "csd_idx": np.zeros(0, dtype=np.int64),
+            "cstart": np.zeros(1, dtype=np.int64),
             "cZ": np.zeros((0, 0)),
-            "cindex": np.zeros(0, dtype=np.int64),
+            "cZsum": np.zeros((0, 0)),
             "cZtZ": np.zeros((0, 0, 0)),
             "oindex": np.zeros((0, 0), dtype=np.int64),
             "oZ": np.zeros((0, 0)),
+            "pindex": np.zeros((0, 0), dtype=np.int64),
         }
     f = design.factor(ss.factor)
-    k = len(f.coefs)
+    k, J, n = len(f.coefs), f.n_levels, len(order)
     qi, qr, qc = cpc_positions(f, offsets)
-    unit = k == 1 and bool(np.all(ss.Z == 1.0))
+    index = ss.index[order]
+    Z = ss.Z[order]
+    start = np.searchsorted(index, np.arange(J + 1))
+    first = np.minimum(start[:-1], n - 1)
+    oindex, oZ = ss.others_index[:, order], ss.others_Z[:, order]
+    # an effect that is one per group of the collapsed factor (a unit weight and the same
+    # position on all of the group's rows) is added once per group, not per row
+    per_group = np.array(
+        [
+            bool(np.all(w == 1.0)) and bool(np.all(ix == np.repeat(ix[first], np.diff(start))))
+            for ix, w in zip(oindex, oZ, strict=True)
+        ],
+        dtype=bool,
+    ).reshape(len(oindex))
+    rows_ix, rows_w = oindex[~per_group], oZ[~per_group]
+    unit = k == 1 and bool(np.all(Z == 1.0))
     return {
         "cmeta": np.array([k, q0, len(qi)], dtype=np.int64),
         "csd_idx": where(built.parts, offsets, names.sd_var(f.name), k),
-        "cZ": np.zeros((n_rows, 0)) if unit else ss.Z,
-        "cindex": ss.index,
+        "cstart": start,
+        "cZ": np.zeros((n, 0)) if unit else Z,
+        "cZsum": np.add.reduceat(Z, first, axis=0) * (np.diff(start) > 0)[:, None] if n else np.zeros((J, k)),
         "cZtZ": ss.ZtZ,
-        "oindex": ss.others_index,
-        "oZ": np.zeros((len(ss.others_Z), 0)) if bool(np.all(ss.others_Z == 1.0)) else ss.others_Z,
+        "oindex": rows_ix,
+        "oZ": np.zeros((len(rows_w), 0)) if bool(np.all(rows_w == 1.0)) else rows_w,
+        "pindex": oindex[per_group][:, first],
         "cpc_idx": qi,
         "cpc_row": qr,
         "cpc_col": qc,
