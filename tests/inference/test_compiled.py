@@ -96,11 +96,18 @@ def test_callbacks_give_nutpie_s_own_draws():
 
 
 def test_a_second_process_loads_the_callbacks_from_disk():
+    # the collapsed graph of the refit test above (data of another seed: the same structure), so
+    # in a suite run the first process loads it too; the second must, whatever ran before
     script = textwrap.dedent(
         """
+        import numpy as np
+        import pandas as pd
         import bayesmix as bm
         from bayesmix.inference.compiled import _compile
-        m = bm.Model("Reaction ~ Days + (Days | Subject)", bm.datasets.load("sleepstudy"))
+        rng = np.random.default_rng(8)
+        g = np.repeat(np.arange(12), 6)
+        d = pd.DataFrame({"y": rng.normal(size=g.size), "x": rng.normal(size=g.size), "g": g.astype(str)})
+        m = bm.Model("y ~ x + (1 | g)", d)
         c = _compile(m.built_collapsed.model, None)
         print(type(c).__name__, c.compiled_logp_func.cache_hits, c.compiled_expand_func.cache_hits)
         """

@@ -112,17 +112,3 @@ def test_pymc_sampler_gives_the_same_posterior():
             sa.loc[p, "sd"] / np.sqrt(sa.loc[p, "ess_bulk"]), sb.loc[p, "sd"] / np.sqrt(sb.loc[p, "ess_bulk"])
         )
         assert abs(sa.loc[p, "mean"] - sb.loc[p, "mean"]) < 5 * se, p
-
-
-def test_refitting_a_model_reuses_its_compiled_function():
-    # Counted, not timed: with a warm disk cache the first compile is fast too.
-    from bayesmix.inference import compiled
-
-    # (a cache passed explicitly: the model would otherwise take the native path, no graph)
-    m = bm.Model("Yield ~ 1 + (1 | Batch)", bm.datasets.load("dyestuff"))
-    kw = dict(draws=50, tune=50, chains=2, progressbar=False, check=False)
-    cache = compiled.CompileCache()
-    m.fit(seed=1, collapse=False, cache=cache, **kw)
-    before = cache.reused
-    m.fit(seed=2, collapse=False, cache=cache, **kw)
-    assert cache.reused == before + 1
