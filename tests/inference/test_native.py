@@ -333,3 +333,20 @@ def test_the_population_part_is_evaluated_on_distinct_rows_when_they_are_few():
     XT, pat = rows.distinct_rows(continuous)
     assert XT.shape == (2, 180) and pat.size == 0
     np.testing.assert_array_equal(XT.T, continuous)
+
+
+def test_the_rows_exp_is_within_one_ulp_of_libm_and_keeps_nan_and_overflow():
+    from bayesmix.inference.native.families import exp_rows
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.uniform(-708, 708, 200_000), rng.normal(0, 3, 200_000), [0.0, -0.0, 1e-300]])
+    for sign, ref in ((1, np.exp(x)), (-1, np.exp(-np.abs(x)))):
+        mant, bits = np.empty_like(x), np.empty(x.size, np.int64)
+        exp_rows(x, sign, mant, bits)
+        ours = mant * bits.view(np.float64)
+        assert np.max(np.abs(ours - ref) / np.spacing(ref)) <= 1.0
+    edge = np.array([np.nan, 709.9, 1e308, np.inf])
+    mant, bits = np.empty_like(edge), np.empty(edge.size, np.int64)
+    exp_rows(edge, 1, mant, bits)
+    out = mant * bits.view(np.float64)
+    assert np.isnan(out[0]) and np.all(np.isposinf(out[1:]))

@@ -151,6 +151,11 @@ def _sampled_rows(fcode, aux, g_aux, eta, R, gpos, Zv, fmeta, y, y2, ge, GR):
         if fmeta[f, 8] == 1:  # one coefficient whose column is all ones (a varying intercept)
             for i in range(N):
                 eta[i] += R[gpos[f, i]]
+        elif k == 2:  # (1 + x | g) and the like: the loop over the coefficients unrolled
+            z0, z1 = Zv[c0], Zv[c0 + 1]
+            for i in range(N):
+                at = gpos[f, i]
+                eta[i] += z0[i] * R[at] + z1[i] * R[at + 1]
         else:
             for i in range(N):
                 s = 0.0
@@ -164,6 +169,13 @@ def _sampled_rows(fcode, aux, g_aux, eta, R, gpos, Zv, fmeta, y, y2, ge, GR):
         if fmeta[f, 8] == 1:
             for i in range(N):
                 GR[gpos[f, i]] += ge[i]
+        elif k == 2:
+            z0, z1 = Zv[c0], Zv[c0 + 1]
+            for i in range(N):
+                at = gpos[f, i]
+                g = ge[i]
+                GR[at] += z0[i] * g
+                GR[at + 1] += z1[i] * g
         else:
             for i in range(N):
                 for c in range(k):

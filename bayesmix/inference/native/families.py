@@ -9,12 +9,55 @@ from __future__ import annotations
 import math
 
 import numba
+import numpy as np
 
 from bayesmix.inference.native.scalar import LOG_2PI_HALF, digamma, log_ndtr, log_ndtr_grad, log_sigmoid_grad
 
 __all__ = ["row_loglik", "cumulative_logit", "cumulative_probit"]
 
 _jit = numba.njit(fastmath=False, cache=False, error_model="numpy")
+
+# exp() as arithmetic that LLVM vectorises: libm's exp is a call per row (5 ns each here, a third
+# of a crossed logit's gradient), and fast-math, which would vectorise it, changes the draws
+# between a process that compiled the callback and one that loaded it.  exp(v) = p(r) 2^k with
+# k = round(v / log 2), r = v - k log 2 (in two parts, Cody and Waite), |r| <= log(2) / 2 and p
+# the Taylor polynomial of degree 13 (truncation < 2e-17 relative): within 1 ulp of libm's
+# (1e6 points in [-708, 708]: 10% differ in the last bit; tests/inference/test_native.py).
+# A crossed logit's gradient (7,500 rows): 98.6 -> 83.8 us.  Arguments are clamped to [-708, 710]: below,
+# exp(v) < 3.3e-308 is returned as 3.3e-308 (it only ever enters as 1 + t or y - mu); above,
+# the result is inf, as libm's.  NaN stays NaN.
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+_EXP_C = tuple(1.0 / math.factorial(k) for k in range(2, 14))
+
+
+@_jit
+def _exp_split(v):
+    """(p, bits): exp(v) = p * (bits as a float64), both computed without branches or calls."""
+    if v < -708.0:
+        v = -708.0
+    if v > 710.0:
+        v = 710.0
+    k = math.floor(v * _LOG2E + 0.5)
+    r = (v - k * _LN2_HI) - k * _LN2_LO
+    c = _EXP_C
+    p = c[11]
+    for q in range(10, -1, -1):
+        p = c[q] + r * p
+    return 1.0 + r * (1.0 + r * p), (np.int64(k) + 1023) << 52
+
+
+@_jit
+def exp_rows(eta, sign, mant, bits):
+    """exp(sign * eta) for sign 1, exp(-|eta|) for sign -1, as ``mant * bits.view(float64)``
+    (two arrays written in one vectorised pass; the caller multiplies while reading them)."""
+    if sign == 1:
+        for i in range(eta.shape[0]):
+            mant[i], bits[i] = _exp_split(eta[i])
+    else:
+        for i in range(eta.shape[0]):
+            mant[i], bits[i] = _exp_split(-abs(eta[i]))
 
 
 @_jit
@@ -30,9 +73,12 @@ def row_loglik(fcode, aux, y, n, eta, ge, g_aux):
         # taken of products of 256 factors 1 + t (each in (1, 2], so no overflow), one exp per
         # row and one log per block instead of a log per row
         prod = 1.0
+        bits = np.empty(N, np.int64)
+        exp_rows(eta, -1, ge, bits)  # t = exp(-|e|) = ge * scale, ge then overwritten row by row
+        scale = bits.view(np.float64)
         for i in range(N):
             e = eta[i]
-            t = math.exp(-abs(e))
+            t = ge[i] * scale[i]
             inv = 1.0 / (1.0 + t)
             if n[i] == 1.0:
                 prod *= 1.0 + t
@@ -45,8 +91,11 @@ def row_loglik(fcode, aux, y, n, eta, ge, g_aux):
                 prod = 1.0
         ll -= math.log(prod)
     elif fcode == 3:  # poisson (log)
+        bits = np.empty(N, np.int64)
+        exp_rows(eta, 1, ge, bits)
+        scale = bits.view(np.float64)
         for i in range(N):
-            mu = math.exp(eta[i])
+            mu = ge[i] * scale[i]
             ll += y[i] * eta[i] - mu
             ge[i] = y[i] - mu
     elif fcode == 0:  # gaussian, aux = sigma
