@@ -10,6 +10,8 @@ through constants such as log(2 pi) computed differently).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytensor
@@ -343,7 +345,8 @@ def test_the_rows_exp_is_within_one_ulp_of_libm_and_keeps_nan_and_overflow():
 
     rng = np.random.default_rng(0)
     x = np.concatenate([rng.uniform(-708, 708, 200_000), rng.normal(0, 3, 200_000), [0.0, -0.0, 1e-300]])
-    for sign, ref in ((1, np.exp(x)), (-1, np.exp(-np.abs(x)))):
+    libm = np.frompyfunc(math.exp, 1, 1)  # Python's math.exp: the C library's, as numba's call was
+    for sign, ref in ((1, libm(x).astype(float)), (-1, libm(-np.abs(x)).astype(float))):
         mant, bits = np.empty_like(x), np.empty(x.size, np.int64)
         exp_rows(x, sign, mant, bits)
         ours = mant * bits.view(np.float64)
