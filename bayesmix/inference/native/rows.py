@@ -103,7 +103,8 @@ ARRAYS = (
     ("oZ", 2),
     ("pindex", 2),
     # each row's position among the population matrix's distinct rows, when ``XT`` holds only
-    # those (:func:`distinct_rows`); empty when ``XT`` holds every row
+    # those (:func:`distinct_rows`); when ``XT`` holds every row, empty (0, ..., N-1 with a
+    # factor integrated out: its density always reads the rows through ``pat``)
     ("pat", 1),
 )
 TABLE_LEN = table_len(d for _, d in ARRAYS)
