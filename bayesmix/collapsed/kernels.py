@@ -24,8 +24,8 @@ _FASTMATH = False
 @functools.cache
 def kernels() -> dict:
     """The numba implementations by Op (``"loglik"``, ``"rows"``, ``"nested"``), and the groups'
-    Woodbury terms they share (``"groups"``, also called by the native crossed density), built
-    on first use."""
+    Woodbury terms and the total they share (``"groups"``, ``"total"``, also called by the native
+    crossed density), built on first use."""
     from pytensor.link.numba.dispatch.basic import numba_njit
 
     @numba_njit(fastmath=_FASTMATH)
@@ -109,6 +109,14 @@ def kernels() -> dict:
         return True, logdet, mb, extra
 
     @numba_njit(fastmath=_FASTMATH)
+    def total(N, s2, logdet, ete, mb, extra):
+        # the collapsed Gaussian log likelihood from the groups' terms (log dets, sum m'b, the
+        # residuals' sum of squares ete) and its derivative in s2 = sigma^2
+        ll = -0.5 * (N * np.log(2.0 * np.pi * s2) + logdet + ete / s2 - mb / s2)
+        g_s2 = -0.5 * N / s2 + 0.5 * (ete - 2.0 * mb + extra) / (s2 * s2)
+        return ll, g_s2
+
+    @numba_njit(fastmath=_FASTMATH)
     def collapsed_loglik_kernel(theta, Sigma, sigma_, N_, yty_, Dty, DtD, ZtZ, ZtD, Zty):
         # PyTensor hands scalars over as 0-d arrays
         sigma, N, yty = sigma_.item(), N_.item(), yty_.item()
@@ -132,8 +140,7 @@ def kernels() -> dict:
             ete -= 2.0 * theta[a] * Dty[a]
             for c in range(p):
                 ete += theta[a] * DtD[a, c] * theta[c]
-        ll = -0.5 * (N * np.log(2.0 * np.pi * s2) + logdet + ete / s2 - mb / s2)
-        g_s2 = -0.5 * N / s2 + 0.5 * (ete - 2.0 * mb + extra) / (s2 * s2)
+        ll, g_s2 = total(N, s2, logdet, ete, mb, extra)
         for c in range(p):
             s = Dty[c]
             for q in range(p):
@@ -197,8 +204,7 @@ def kernels() -> dict:
         ok, logdet, mb, extra = groups(Sigma, s2, ZtZ, B, Mm, g_Sigma)
         if not ok:
             return (np.array(-np.inf), np.zeros(N), g_u, g_Sigma, np.array(0.0))
-        ll = -0.5 * (N * np.log(2.0 * np.pi * s2) + logdet + ete / s2 - mb / s2)
-        g_s2 = -0.5 * N / s2 + 0.5 * (ete - 2.0 * mb + extra) / (s2 * s2)
+        ll, g_s2 = total(N, s2, logdet, ete, mb, extra)
         inv_s2 = 1.0 / s2
         if unit_Z:
             for i in range(N):
@@ -405,6 +411,7 @@ def kernels() -> dict:
         "rows": collapsed_rows_kernel,
         "nested": nested_kernel,
         "groups": groups,
+        "total": total,
     }
 
 

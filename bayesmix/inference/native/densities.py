@@ -28,6 +28,7 @@ __all__ = ["one_factor", "nested", "rows"]
 _jit = numba.njit(fastmath=False, cache=False, error_model="numpy")
 _KERNEL = kernels()["loglik"]
 _GROUPS = kernels()["groups"]
+_TOTAL = kernels()["total"]
 _NESTED_KERNEL = kernels()["nested"]
 
 
@@ -184,30 +185,27 @@ def _sampled_rows(fcode, aux, g_aux, eta, R, gpos, Zv, fmeta, y, y2, ge, GR):
 
 
 @_jit
-def _crossed(
-    v,
-    theta,
-    XT,
-    pat,
-    R,
-    y,
-    cmeta,
-    csd_idx,
-    cpc_idx,
-    cpc_row,
-    cpc_col,
-    before,
-    cstart,
-    cZ,
-    cZsum,
-    cZtZ,
-    oindex,
-    oZ,
-    pindex,
-    at,
-    g_v,
-    g_theta,
-):
+def _population(XT, theta):
+    """``XT' theta``: the population part of each column of ``XT`` (its distinct rows, or each row)."""
+    E = np.zeros(XT.shape[1])
+    for a in range(theta.shape[0]):
+        t = theta[a]
+        for u in range(XT.shape[1]):
+            E[u] += XT[a, u] * t
+    return E
+
+
+@_jit
+def _population_grad(XT, G, g_theta):
+    """Adds ``XT g`` to ``g_theta``, ``g`` (d/d the columns' values) summed from the four lanes ``G``."""
+    for u in range(XT.shape[1]):
+        s = (G[0, u] + G[1, u]) + (G[2, u] + G[3, u])
+        for a in range(g_theta.shape[0]):
+            g_theta[a] += XT[a, u] * s
+
+
+@_jit
+def _crossed(v, theta, XT, pat, R, y, cpc, before, C, at, g_v, g_theta):
     """The Gaussian likelihood with one crossed factor integrated out given the others' effects
     ``R``, in two passes over the rows (sorted by the collapsed factor's groups).
 
@@ -218,8 +216,11 @@ def _crossed(
     registers; an effect that is one per group (``pindex``) enters through those sums.  The
     second pass scatters d/dmu into ``R``'s gradient and the population part's.  SDs' and CPCs'
     gradients go into ``g_v``, the population coefficients' into ``g_theta``; returns
-    (ll, d/dR, d/dsigma).
+    (ll, d/dR, d/dsigma).  ``cpc`` is (cpc_idx, cpc_row, cpc_col), ``C`` the collapsed
+    factor's arrays (``cmeta`` to ``pindex`` in :data:`~bayesmix.inference.native.rows.ARRAYS`).
     """
+    cpc_idx, cpc_row, cpc_col = cpc
+    cmeta, csd_idx, cstart, cZ, cZsum, cZtZ, oindex, oZ, pindex = C
     k, q0, nq = cmeta[0], cmeta[1], cmeta[2]
     L = np.zeros((k, k))
     fill_cholesky(v, cpc_idx, cpc_row, cpc_col, q0, nq, L, before)
@@ -231,11 +232,7 @@ def _crossed(
     p = theta.shape[0]
     # ``pat`` maps each row to a column of ``XT``: its distinct rows, or every row (pat = 0..N-1)
     distinct = XT.shape[1] != N
-    E = np.zeros(XT.shape[1])  # the population part of each distinct row, or of each row
-    for a in range(p):
-        t = theta[a]
-        for u in range(XT.shape[1]):
-            E[u] += XT[a, u] * t
+    E = _population(XT, theta)  # the population part of each distinct row, or of each row
     Qr, Qp = oindex.shape[0], pindex.shape[0]
     unit_o = oZ.shape[1] == 0
     unit_Z = cZ.shape[1] == 0
@@ -299,8 +296,7 @@ def _crossed(
     GR = np.zeros(R.shape[0])
     if not ok:
         return -np.inf, GR, 0.0
-    ll = -0.5 * (N * math.log(2.0 * math.pi * s2) + logdet + ete / s2 - mb / s2)
-    g_s2 = -0.5 * N / s2 + 0.5 * (ete - 2.0 * mb + extra) / (s2 * s2)
+    ll, g_s2 = _TOTAL(N, s2, logdet, ete, mb, extra)
     inv_s2 = 1.0 / s2
     G = np.zeros((4, E.shape[0] if distinct else 0))  # d/dE in four interleaved copies (lane = row & 3)
     ge = np.empty(0 if distinct else N)  # d/dmu per row
@@ -336,10 +332,7 @@ def _crossed(
             for q in range(Qp):
                 GR[pindex[q, j]] += gs
     if distinct:
-        for u in range(E.shape[0]):
-            s = (G[0, u] + G[1, u]) + (G[2, u] + G[3, u])
-            for a in range(p):
-                g_theta[a] += XT[a, u] * s
+        _population_grad(XT, G, g_theta)
     else:
         for a in range(p):
             g_theta[a] += _dot(XT[a], ge)
@@ -379,11 +372,7 @@ def _rows_likelihood(fcode, fam, v, g_v, theta, XT, pat, offset, R, gpos, Zv, fm
     N = y.shape[0]
     eta = np.empty(N)
     if pat.shape[0] > 0:  # XT holds the distinct rows: eta is a gather from their values
-        E = np.zeros(XT.shape[1])
-        for a in range(p):
-            t = theta[a]
-            for u in range(XT.shape[1]):
-                E[u] += XT[a, u] * t
+        E = _population(XT, theta)
         for i in range(N):
             eta[i] = offset[i] + E[pat[i]]
     else:
@@ -410,14 +399,10 @@ def _rows_likelihood(fcode, fam, v, g_v, theta, XT, pat, offset, R, gpos, Zv, fm
             fcode, v[at : at + n_aux], g_v[at : at + n_aux], eta, R, gpos, Zv, fmeta, y, y2, ge, GR
         )
     if pat.shape[0] > 0:  # scatter-add into the distinct rows (4 lanes, as the kernels' sums)
-        nu = XT.shape[1]
-        G = np.zeros((4, nu))
+        G = np.zeros((4, XT.shape[1]))
         for i in range(N):
             G[i & 3, pat[i]] += ge[i]
-        for u in range(nu):
-            s = (G[0, u] + G[1, u]) + (G[2, u] + G[3, u])
-            for a in range(p):
-                g_theta[a] += XT[a, u] * s
+        _population_grad(XT, G, g_theta)
     else:
         for a in range(p):
             g_theta[a] = _dot(XT[a], ge)
@@ -435,7 +420,7 @@ def rows(x, grad, A):
     """A model with its group effects as parameters (:mod:`bayesmix.inference.native.rows`)."""
     code, par, _, theta_idx, XT, offset, y, y2, fam = A[:9]
     fmeta, sd_idx, cpc_idx, cpc_row, cpc_col, gpos, Zv, M = A[9:17]
-    cmeta, csd_idx, cstart, cZ, cZsum, cZtZ, oindex, oZ, pindex, pat = A[17:]
+    pat = A[26]  # (A[17:26]: the integrated-out factor's arrays, read by _crossed)
     n = x.shape[0]
     v = np.empty(n)
     g_v = np.zeros(n)
@@ -474,30 +459,8 @@ def rows(x, grad, A):
     fcode = int(fam[0])
     g_theta = np.zeros(p)
     if fcode == 5:
-        ll, GR, g_aux = _crossed(
-            v,
-            theta,
-            XT,
-            pat,
-            R,
-            y,
-            cmeta,
-            csd_idx,
-            cpc_idx,
-            cpc_row,
-            cpc_col,
-            before,
-            cstart,
-            cZ,
-            cZsum,
-            cZtZ,
-            oindex,
-            oZ,
-            pindex,
-            aux_pos,
-            g_v,
-            g_theta,
-        )
+        cpc = (cpc_idx, cpc_row, cpc_col)
+        ll, GR, g_aux = _crossed(v, theta, XT, pat, R, y, cpc, before, A[17:26], aux_pos, g_v, g_theta)
     else:
         ll, GR = _rows_likelihood(
             fcode, fam, v, g_v, theta, XT, pat, offset, R, gpos, Zv, fmeta, y, y2, g_theta
