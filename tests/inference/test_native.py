@@ -167,7 +167,13 @@ CROSSED_CASES = [
     # its rows; with an offset, a slope on the integrated-out factor and a weighted other factor
     ("Reaction ~ Days + offset(w) + (1 | Subject) + (1 | cell) + (1 | item)", "auto", None),
     ("Reaction ~ w + (1 + Days || cell) + (0 + w | Subject) + (1 | item)", "auto", None),
+    # intercepts only, one other factor per row: the density reads sufficient statistics (with
+    # an intercept, centred; without one, and with a centred other factor)
+    ("Reaction ~ Days + w + (1 | Subject) + (1 | item)", "auto", None),
+    ("Reaction ~ 0 + Days + (1 | Subject) + (1 | item)", {"Subject": True}, None),
 ]
+#: the cases whose density reads the rows' sufficient statistics instead of the rows
+SUFFICIENT = {CROSSED_CASES[i][0] for i in (3, 5, 6)}
 
 
 # the probit link and the ordinal family, with the ordered cutpoints.  PyMC's reference is built
@@ -224,6 +230,9 @@ def test_crossed_collapsed_log_density_and_gradient_equal_pymc(glmm_data, formul
         assert built.collapsed.factor == "cell"
         prog = native.program(built, m.design, built.free_names)
         assert prog.arrays[[a for a, _ in native.rows.ARRAYS].index("pindex")].shape[0] == 1
+    prog = native.program(built, m.design, built.free_names)
+    tstart = prog.arrays[[a for a, _ in native.rows.ARRAYS].index("tstart")]
+    assert (len(tstart) > 1) == (formula in SUFFICIENT)
     _compare(built, m.design, "rows")
 
 

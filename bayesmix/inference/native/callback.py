@@ -18,7 +18,7 @@ import numba
 import numpy as np
 
 from bayesmix.collapsed.kernels import cache_version
-from bayesmix.inference.native import densities, families, nested, one_factor, rows, scalar
+from bayesmix.inference.native import blocks, crossed, densities, families, nested, one_factor, rows, scalar
 from bayesmix.inference.native.layout import Program, table
 from bayesmix.inference.native.scalar import constrain
 
@@ -98,7 +98,8 @@ def _rows_logp(dim, x_, out_, logp_, user_data_):
     A = (_i2(t, 0), _f2(t, 3), _i1(t, 6), _i1(t, 8), _f2(t, 10), _f1(t, 13), _f1(t, 15), _f1(t, 17))
     A = A + (_f1(t, 19), _i2(t, 21), _i1(t, 24), _i1(t, 26), _i1(t, 28), _i1(t, 30), _i2(t, 32), _f2(t, 35))
     A = A + (_f2(t, 38), _i1(t, 41), _i1(t, 43), _i1(t, 45), _f2(t, 47), _f2(t, 50), _f3(t, 53), _i2(t, 57))
-    A = A + (_f2(t, 60), _i2(t, 63), _i1(t, 66))
+    A = A + (_f2(t, 60), _i2(t, 63), _i1(t, 66), _i1(t, 68), _i1(t, 70), _i1(t, 72), _f2(t, 74))
+    A = A + (_f2(t, 77), _f2(t, 80), _f1(t, 83))
     if dim != t[1]:
         return -1
     return _finish(densities.rows, dim, x_, out_, logp_, A)
@@ -151,7 +152,7 @@ def callbacks(kind: str = "one_factor"):
     from nutpie.compile_pymc import address_as_void_pointer
     from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
 
-    src = "".join(inspect.getsource(m) for m in (scalar, families, densities))
+    src = "".join(inspect.getsource(m) for m in (scalar, families, blocks, crossed, densities))
     src += "".join(inspect.getsource(fn) for fn in (*_LOGP.values(), _expand, _finish))
     key = hashlib.sha256(
         repr((_SOURCE_VERSION, src, cache_version(), numba.__version__)).encode()

@@ -9,10 +9,19 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
 
-from bayesmix.collapsed.kernels import kernels
+from bayesmix.inference.native.blocks import (
+    KERNEL,
+    NESTED_KERNEL,
+    covariance,
+    covariance_grad,
+    dot,
+    jit,
+    population,
+    population_grad,
+)
+from bayesmix.inference.native.crossed import crossed
 from bayesmix.inference.native.families import row_loglik
 from bayesmix.inference.native.scalar import (
     LOG_2PI_HALF,
@@ -25,47 +34,8 @@ from bayesmix.inference.native.scalar import (
 
 __all__ = ["one_factor", "nested", "rows"]
 
-_jit = numba.njit(fastmath=False, cache=False, error_model="numpy")
-_KERNEL = kernels()["loglik"]
-_GROUPS = kernels()["groups"]
-_TOTAL = kernels()["total"]
-_NESTED_KERNEL = kernels()["nested"]
 
-
-@_jit
-def _covariance(v, sd_idx, c0, k, L):
-    """``A = diag(sd) L`` and ``Sigma = A A'`` of a factor whose SDs sit at ``sd_idx[c0:c0+k]``."""
-    A_ = np.empty((k, k))
-    for a in range(k):
-        for c in range(k):
-            A_[a, c] = v[sd_idx[c0 + a]] * L[a, c]
-    Sigma = np.empty((k, k))
-    for a in range(k):
-        for c in range(k):
-            s = 0.0
-            for q in range(k):
-                s += A_[a, q] * A_[c, q]
-            Sigma[a, c] = s
-    return A_, Sigma
-
-
-@_jit
-def _covariance_grad(g_Sigma, A_, L, v, sd_idx, c0, g_v):
-    """Back through :func:`_covariance`: d/dsd into ``g_v``; returns d/dL.
-    (``Sigma = A A'``: dA = (G + G') A; ``A = diag(sd) L``.)"""
-    k = L.shape[0]
-    gL = np.zeros((k, k))
-    for a in range(k):
-        for c in range(k):
-            s = 0.0
-            for q in range(k):
-                s += (g_Sigma[a, q] + g_Sigma[q, a]) * A_[q, c]
-            g_v[sd_idx[c0 + a]] += s * L[a, c]
-            gL[a, c] = s * v[sd_idx[c0 + a]]
-    return gL
-
-
-@_jit
+@jit
 def one_factor(x, grad, A):
     """The collapsed one-factor Gaussian model (the collapsed kernel of :mod:`bayesmix.collapsed`)."""
     code, par, _, theta_idx, sd_idx, cpc_idx, cpc_row, cpc_col, sigma_idx = A[:9]
@@ -83,22 +53,22 @@ def one_factor(x, grad, A):
     L = np.zeros((k, k))
     before = np.empty(m)
     fill_cholesky(v, cpc_idx, cpc_row, cpc_col, 0, m, L, before)
-    A_, Sigma = _covariance(v, sd_idx, 0, k, L)
+    A_, Sigma = covariance(v, sd_idx, 0, k, L)
     sigma = np.array(v[sigma_idx[0]])
-    ll, g_theta, g_Sigma, g_sigma = _KERNEL(theta, Sigma, sigma, N, yty, Dty, DtD, ZtZ, ZtD, Zty)
+    ll, g_theta, g_Sigma, g_sigma = KERNEL(theta, Sigma, sigma, N, yty, Dty, DtD, ZtZ, ZtD, Zty)
     total += ll.item()
     if not np.isfinite(total):
         return -np.inf
     for a in range(p):
         g_v[theta_idx[a]] += g_theta[a]
     g_v[sigma_idx[0]] += g_sigma.item()
-    gL = _covariance_grad(g_Sigma, A_, L, v, sd_idx, 0, g_v)
+    gL = covariance_grad(g_Sigma, A_, L, v, sd_idx, 0, g_v)
     cholesky_grad(v, cpc_idx, cpc_row, cpc_col, 0, m, L, gL, before, g_v)
     chain_rule(code, v, g_v, grad)
     return total
 
 
-@_jit
+@jit
 def nested(x, grad, A):
     """The collapsed Gaussian model of a chain of nested factors (the nested kernel)."""
     code, par, _, theta_idx, sd_idx, cpc_idx, cpc_row, cpc_col, sigma_idx, lmeta = A[:10]
@@ -120,11 +90,11 @@ def nested(x, grad, A):
         k = ks[lv]
         L = Ls[lv, :k, :k]
         fill_cholesky(v, cpc_idx, cpc_row, cpc_col, lmeta[lv, 1], lmeta[lv, 2], L, before)
-        A_, S = _covariance(v, sd_idx, lmeta[lv, 0], k, L)
+        A_, S = covariance(v, sd_idx, lmeta[lv, 0], k, L)
         As[lv, :k, :k] = A_
         Sig[lv, :k, :k] = S
     sigma = np.array(v[sigma_idx[0]])
-    ll, g_theta, g_Sig, g_sigma = _NESTED_KERNEL(theta, Sig, sigma, N, EtE, ks, sizes, parents)
+    ll, g_theta, g_Sig, g_sigma = NESTED_KERNEL(theta, Sig, sigma, N, EtE, ks, sizes, parents)
     total += ll.item()
     if not np.isfinite(total):
         return -np.inf
@@ -135,13 +105,13 @@ def nested(x, grad, A):
         k = ks[lv]
         L = Ls[lv, :k, :k]
         g_S = np.ascontiguousarray(g_Sig[lv, :k, :k])
-        gL = _covariance_grad(g_S, As[lv, :k, :k], L, v, sd_idx, lmeta[lv, 0], g_v)
+        gL = covariance_grad(g_S, As[lv, :k, :k], L, v, sd_idx, lmeta[lv, 0], g_v)
         cholesky_grad(v, cpc_idx, cpc_row, cpc_col, lmeta[lv, 1], lmeta[lv, 2], L, gL, before, g_v)
     chain_rule(code, v, g_v, grad)
     return total
 
 
-@_jit
+@jit
 def _sampled_rows(fcode, aux, g_aux, eta, R, gpos, Zv, fmeta, y, y2, ge, GR):
     """The group effects gathered into ``eta``, the row densities, their gradients scattered
     back into ``GR``; returns the log density; d/deta into ``ge``, d/daux added to ``g_aux``."""
@@ -184,186 +154,7 @@ def _sampled_rows(fcode, aux, g_aux, eta, R, gpos, Zv, fmeta, y, y2, ge, GR):
     return ll
 
 
-@_jit
-def _population(XT, theta):
-    """``XT' theta``: the population part of each column of ``XT`` (its distinct rows, or each row)."""
-    E = np.zeros(XT.shape[1])
-    for a in range(theta.shape[0]):
-        t = theta[a]
-        for u in range(XT.shape[1]):
-            E[u] += XT[a, u] * t
-    return E
-
-
-@_jit
-def _population_grad(XT, G, g_theta):
-    """Adds ``XT g`` to ``g_theta``, ``g`` (d/d the columns' values) summed from the four lanes ``G``."""
-    for u in range(XT.shape[1]):
-        s = (G[0, u] + G[1, u]) + (G[2, u] + G[3, u])
-        for a in range(g_theta.shape[0]):
-            g_theta[a] += XT[a, u] * s
-
-
-@_jit
-def _crossed(v, theta, XT, pat, R, y, cpc, before, C, at, g_v, g_theta):
-    """The Gaussian likelihood with one crossed factor integrated out given the others' effects
-    ``R``, in two passes over the rows (sorted by the collapsed factor's groups).
-
-    The same quantities as the collapsed rows kernel (:mod:`bayesmix.collapsed.op`): per group
-    ``b_j = Z_j'(y_j - mu_j)``, the residuals' sum of squares, then the groups' Woodbury terms
-    (``kernels()["groups"]``) and d/dmu per row.  The first pass forms each row's residual (the
-    population part from its distinct rows when ``pat`` says so) and the group's sums in
-    registers; an effect that is one per group (``pindex``) enters through those sums.  The
-    second pass scatters d/dmu into ``R``'s gradient and the population part's.  SDs' and CPCs'
-    gradients go into ``g_v``, the population coefficients' into ``g_theta``; returns
-    (ll, d/dR, d/dsigma).  ``cpc`` is (cpc_idx, cpc_row, cpc_col), ``C`` the collapsed
-    factor's arrays (``cmeta`` to ``pindex`` in :data:`~bayesmix.inference.native.rows.ARRAYS`).
-    """
-    cpc_idx, cpc_row, cpc_col = cpc
-    cmeta, csd_idx, cstart, cZ, cZsum, cZtZ, oindex, oZ, pindex = C
-    k, q0, nq = cmeta[0], cmeta[1], cmeta[2]
-    L = np.zeros((k, k))
-    fill_cholesky(v, cpc_idx, cpc_row, cpc_col, q0, nq, L, before)
-    A_, Sigma = _covariance(v, csd_idx, 0, k, L)
-    sigma = v[at]
-    s2 = sigma * sigma
-    N = y.shape[0]
-    J = cstart.shape[0] - 1
-    p = theta.shape[0]
-    # ``pat`` maps each row to a column of ``XT``: its distinct rows, or every row (pat = 0..N-1)
-    distinct = XT.shape[1] != N
-    E = _population(XT, theta)  # the population part of each distinct row, or of each row
-    Qr, Qp = oindex.shape[0], pindex.shape[0]
-    unit_o = oZ.shape[1] == 0
-    unit_Z = cZ.shape[1] == 0
-    r = np.empty(N)  # residuals without the per-group effects
-    B = np.zeros((J, k))
-    S = np.zeros(J)  # per group: the sum of r
-    ete = 0.0  # sum of r^2
-    if unit_Z and unit_o and Qr == 1:  # intercepts only, one factor per row: InstEval's shape
-        ix = oindex[0]
-        for j in range(J):
-            i, i1 = cstart[j], cstart[j + 1]
-            s0 = s1 = e0 = e1 = 0.0  # two running sums each: independent additions pipeline
-            while i + 1 < i1:
-                ra = y[i] - E[pat[i]] - R[ix[i]]
-                rb = y[i + 1] - E[pat[i + 1]] - R[ix[i + 1]]
-                r[i] = ra
-                r[i + 1] = rb
-                s0 += ra
-                s1 += rb
-                e0 += ra * ra
-                e1 += rb * rb
-                i += 2
-            if i < i1:
-                ra = y[i] - E[pat[i]] - R[ix[i]]
-                r[i] = ra
-                s0 += ra
-                e0 += ra * ra
-            S[j] = s0 + s1
-            ete += e0 + e1
-    else:
-        for j in range(J):
-            s0 = e0 = 0.0
-            for i in range(cstart[j], cstart[j + 1]):
-                ri = y[i] - E[pat[i]]
-                for q in range(Qr):
-                    ri -= R[oindex[q, i]] if unit_o else oZ[q, i] * R[oindex[q, i]]
-                r[i] = ri
-                s0 += ri
-                e0 += ri * ri
-                if not unit_Z:
-                    for a in range(k):
-                        B[j, a] += cZ[i, a] * ri
-            S[j] = s0
-            ete += e0
-    P = np.zeros(J)  # the per-group effects' sum
-    for j in range(J):
-        Pj = 0.0
-        for q in range(Qp):
-            Pj += R[pindex[q, j]]
-        P[j] = Pj
-        n_j = cstart[j + 1] - cstart[j]
-        ete -= Pj * (2.0 * S[j] - n_j * Pj)
-        if unit_Z:
-            B[j, 0] = S[j] - n_j * Pj
-        else:
-            for a in range(k):
-                B[j, a] -= Pj * cZsum[j, a]
-    Mm = np.zeros((J, k))
-    g_Sigma = np.zeros((k, k))
-    ok, logdet, mb, extra = _GROUPS(Sigma, s2, cZtZ, B, Mm, g_Sigma)
-    GR = np.zeros(R.shape[0])
-    if not ok:
-        return -np.inf, GR, 0.0
-    ll, g_s2 = _TOTAL(N, s2, logdet, ete, mb, extra)
-    inv_s2 = 1.0 / s2
-    G = np.zeros((4, E.shape[0] if distinct else 0))  # d/dE in four interleaved copies (lane = row & 3)
-    ge = np.empty(0 if distinct else N)  # d/dmu per row
-    if unit_Z and unit_o and Qr == 1 and distinct:
-        ix = oindex[0]
-        for j in range(J):
-            c = P[j] + Mm[j, 0]
-            gs = 0.0
-            for i in range(cstart[j], cstart[j + 1]):
-                g = (r[i] - c) * inv_s2
-                GR[ix[i]] += g
-                G[i & 3, pat[i]] += g
-                gs += g
-            for q in range(Qp):
-                GR[pindex[q, j]] += gs
-    else:
-        for j in range(J):
-            c = P[j] + Mm[j, 0] if unit_Z else P[j]
-            gs = 0.0
-            for i in range(cstart[j], cstart[j + 1]):
-                e = r[i] - c
-                if not unit_Z:
-                    for a in range(k):
-                        e -= cZ[i, a] * Mm[j, a]
-                g = e * inv_s2
-                for q in range(Qr):
-                    GR[oindex[q, i]] += g if unit_o else oZ[q, i] * g
-                if distinct:
-                    G[i & 3, pat[i]] += g
-                else:
-                    ge[i] = g
-                gs += g
-            for q in range(Qp):
-                GR[pindex[q, j]] += gs
-    if distinct:
-        _population_grad(XT, G, g_theta)
-    else:
-        for a in range(p):
-            g_theta[a] += _dot(XT[a], ge)
-    gL = _covariance_grad(g_Sigma, A_, L, v, csd_idx, 0, g_v)
-    if nq > 0:
-        cholesky_grad(v, cpc_idx, cpc_row, cpc_col, q0, nq, L, gL, before, g_v)
-    return ll, GR, 2.0 * sigma * g_s2
-
-
-@_jit
-def _dot(a, b):
-    """sum(a * b) with eight partial sums: without fast-math a single running sum waits on each
-    addition's latency; independent sums pipeline (and a fixed order keeps the draws reproducible)."""
-    n = a.shape[0]
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-    m = n - n % 8
-    for i in range(0, m, 8):
-        s0 += a[i] * b[i]
-        s1 += a[i + 1] * b[i + 1]
-        s2 += a[i + 2] * b[i + 2]
-        s3 += a[i + 3] * b[i + 3]
-        s4 += a[i + 4] * b[i + 4]
-        s5 += a[i + 5] * b[i + 5]
-        s6 += a[i + 6] * b[i + 6]
-        s7 += a[i + 7] * b[i + 7]
-    for i in range(m, n):
-        s0 += a[i] * b[i]
-    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
-
-
-@_jit
+@jit
 def _rows_likelihood(fcode, fam, v, g_v, theta, XT, pat, offset, R, gpos, Zv, fmeta, y, y2, g_theta):
     """The row densities with every group effect sampled, in passes over the rows, each a tight
     loop: eta, the densities, the gradients back; d/dtheta into ``g_theta`` (d/daux into
@@ -372,7 +163,7 @@ def _rows_likelihood(fcode, fam, v, g_v, theta, XT, pat, offset, R, gpos, Zv, fm
     N = y.shape[0]
     eta = np.empty(N)
     if pat.shape[0] > 0:  # XT holds the distinct rows: eta is a gather from their values
-        E = _population(XT, theta)
+        E = population(XT, theta)
         for i in range(N):
             eta[i] = offset[i] + E[pat[i]]
     else:
@@ -402,25 +193,25 @@ def _rows_likelihood(fcode, fam, v, g_v, theta, XT, pat, offset, R, gpos, Zv, fm
         G = np.zeros((4, XT.shape[1]))
         for i in range(N):
             G[i & 3, pat[i]] += ge[i]
-        _population_grad(XT, G, g_theta)
+        population_grad(XT, G, g_theta)
     else:
         for a in range(p):
-            g_theta[a] = _dot(XT[a], ge)
+            g_theta[a] = dot(XT[a], ge)
     return ll, GR
 
 
-@_jit
+@jit
 def _meta(fmeta, f):
     m = fmeta[f]
     return m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7]
 
 
-@_jit
+@jit
 def rows(x, grad, A):
     """A model with its group effects as parameters (:mod:`bayesmix.inference.native.rows`)."""
     code, par, _, theta_idx, XT, offset, y, y2, fam = A[:9]
     fmeta, sd_idx, cpc_idx, cpc_row, cpc_col, gpos, Zv, M = A[9:17]
-    pat = A[26]  # (A[17:26]: the integrated-out factor's arrays, read by _crossed)
+    pat = A[26]  # (A[17:26] and A[27:34]: the integrated-out factor's arrays, read by crossed)
     n = x.shape[0]
     v = np.empty(n)
     g_v = np.zeros(n)
@@ -460,7 +251,8 @@ def rows(x, grad, A):
     g_theta = np.zeros(p)
     if fcode == 5:
         cpc = (cpc_idx, cpc_row, cpc_col)
-        ll, GR, g_aux = _crossed(v, theta, XT, pat, R, y, cpc, before, A[17:26], aux_pos, g_v, g_theta)
+        C, T = A[17:26], A[27:34]
+        ll, GR, g_aux = crossed(v, theta, XT, pat, R, y, cpc, before, C, T, aux_pos, g_v, g_theta)
     else:
         ll, GR = _rows_likelihood(
             fcode, fam, v, g_v, theta, XT, pat, offset, R, gpos, Zv, fmeta, y, y2, g_theta

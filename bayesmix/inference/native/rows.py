@@ -106,6 +106,20 @@ ARRAYS = (
     # those (:func:`distinct_rows`); when ``XT`` holds every row, empty (0, ..., N-1 with a
     # factor integrated out: its density always reads the rows through ``pat``)
     ("pat", 1),
+    # the integrated-out factor's sufficient statistics when it is intercept-only and each row
+    # adds one other factor's intercept (else empty: tstart = [0]): the other factor's levels'
+    # rows (start per level, each row's collapsed group, the level's position among the sampled
+    # effects), and sums of the rows' population columns and centred response (a column of
+    # ones appended when there is none) per level and per collapsed group (column by column:
+    # (m, levels) and (m, groups)) and their Gram matrix;
+    # tmeta = (the response's mean, the column of ones)
+    ("tstart", 1),
+    ("tgroup", 1),
+    ("tpos", 1),
+    ("tU", 2),
+    ("tJ", 2),
+    ("tG", 2),
+    ("tmeta", 1),
 )
 TABLE_LEN = table_len(d for _, d in ARRAYS)
 
@@ -189,6 +203,7 @@ def program(built, design, keep) -> Program:
     ).reshape(len(sampled), n_rows)
     Zv = np.concatenate([f.Z[order].T for f in sampled]) if sampled else np.zeros((0, n_rows))
     collapsed = _collapsed(built, design, ss, offsets, q0, order)
+    stats = _sufficient(collapsed, X, y, ss.index[order] if ss is not None else None)
     if ss is not None:
         cpc_idx.extend(collapsed.pop("cpc_idx"))
         cpc_row.extend(collapsed.pop("cpc_row"))
@@ -221,6 +236,7 @@ def program(built, design, keep) -> Program:
             np.concatenate(M_rows) if M_rows else np.zeros((0, p + 1)),
             *collapsed.values(),
             pat,
+            *stats,
         )
     )
     return Program("rows", arrays, [(a, b) for a, b, _, _ in free], expanded)
@@ -274,6 +290,34 @@ def _collapsed(built, design, ss, offsets, q0: int, order: np.ndarray) -> dict:
         "cpc_row": qr,
         "cpc_col": qc,
     }
+
+
+def _sufficient(collapsed: dict, X: np.ndarray, y: np.ndarray, group) -> tuple:
+    """The statistics the integrated-out factor's density reads instead of the rows (the
+    ``tstart`` to ``tmeta`` arrays of :data:`ARRAYS`), or empty ones when it does not apply:
+    without a factor integrated out, with its slopes, with weights, or with more or fewer than
+    one other factor's effect per row.  ``X``, ``y`` and ``group`` are in the collapsed rows'
+    order (``y`` net of any offset)."""
+    empty = (np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+    empty += (np.zeros((0, 0)), np.zeros((0, 0)), np.zeros((0, 0)), np.zeros(2))
+    if group is None or collapsed["cmeta"][0] != 1 or collapsed["cZ"].shape[1] != 0:
+        return empty
+    if collapsed["oindex"].shape[0] != 1 or collapsed["oZ"].shape[1] != 0:
+        return empty
+    pos = collapsed["oindex"][0]
+    tpos, level = np.unique(pos, return_inverse=True)
+    by_level = np.argsort(level, kind="stable")
+    tstart = np.searchsorted(level[by_level], np.arange(len(tpos) + 1))
+    ones = np.flatnonzero(np.all(X == 1.0, axis=0))
+    ybar = float(np.mean(y)) if len(y) else 0.0
+    cols = [X] if len(ones) else [X, np.ones((len(y), 1))]
+    aug = np.column_stack([*cols, y - ybar])
+    one = int(ones[0]) if len(ones) else X.shape[1]
+    tU = np.zeros((len(tpos), aug.shape[1]))
+    np.add.at(tU, level, aug)
+    tJ = np.zeros((len(collapsed["cstart"]) - 1, aug.shape[1]))
+    np.add.at(tJ, group, aug)
+    return (tstart, group[by_level], tpos, tU.T, tJ.T, aug.T @ aug, np.array([ybar, one], dtype=float))
 
 
 def _aux_position(built, family, aux, offsets) -> tuple[int, int, int]:
