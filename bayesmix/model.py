@@ -32,6 +32,7 @@ from bayesmix.inference.compiled import CompileCache
 from bayesmix.inference.sampling import (
     SamplerSettings,
     check_seed,
+    default_tune,
     resolve_adaptation,
     sample,
     warn_convergence,
@@ -446,7 +447,7 @@ class Model:
     def fit(
         self,
         draws: int = 1000,
-        tune: int = 1000,
+        tune: int | None = None,
         chains: int = 4,
         seed: int | None = None,
         target_accept: float | None = None,
@@ -464,7 +465,10 @@ class Model:
         Parameters
         ----------
         draws, tune, chains : int
-            Draws kept per chain, tuning steps per chain, number of chains.
+            Draws kept per chain, tuning steps per chain, number of chains.  ``tune``
+            defaults to 1000 (as brms and PyMC), or 400 with nutpie when the group effects
+            are integrated out, where the shorter tuning mixed as well (measurements in
+            :func:`~bayesmix.inference.sampling.default_tune`).
         seed : int, optional
             The same seed gives the same draws on the same machine, whether the model
             is compiled afresh or loaded from the compile cache (with nutpie, the
@@ -525,6 +529,8 @@ class Model:
         )
         if target_accept is None:
             target_accept = 0.8 if use else 0.9
+        if tune is None:
+            tune = default_tune(sampler, use)
         built = self.built_collapsed if use else self.built
         integrated = set(getattr(built.collapsed, "factors", ())) if use else set()
         sampled = sum(f.n_levels * len(f.coefs) for f in self.design.factors if f.name not in integrated)

@@ -61,6 +61,7 @@ def main() -> int:
     ap.add_argument("case", choices=["items", "logit", "poisson"])
     ap.add_argument("n", type=int, help="number of data sets")
     ap.add_argument("--first", type=int, default=0, help="first data set")
+    ap.add_argument("--tune", type=int, default=None, help="tuning steps (default: the package's)")
     args = ap.parse_args()
     passed = 0
     for i in range(args.first, args.first + args.n):
@@ -68,7 +69,8 @@ def main() -> int:
         t0 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", bm.ConvergenceWarning)
-            fit = model.fit(seed=i, progressbar=False)
+            extra = {} if args.tune is None else {"tune": args.tune}
+            fit = model.fit(seed=i, progressbar=False, **extra)
         c = fit.convergence
         ok = bool(
             c["ok"]

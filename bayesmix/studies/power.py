@@ -38,7 +38,7 @@ def power(
     n: int = 100,
     seed: int | None = None,
     draws: int = 1000,
-    tune: int = 1000,
+    tune: int | None = None,
     chains: int = 4,
     workers: int | None = None,
     client=None,

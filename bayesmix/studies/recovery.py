@@ -20,11 +20,14 @@ from bayesmix.studies.tasks import fit_task
 __all__ = ["recovery", "fit_settings"]
 
 
-def fit_settings(draws: int, tune: int, chains: int, workers, client, fit_kwargs: dict) -> dict:
-    """The keyword arguments every fit of a study gets (cores shared between local workers)."""
+def fit_settings(draws: int, tune: int | None, chains: int, workers, client, fit_kwargs: dict) -> dict:
+    """The keyword arguments every fit of a study gets (cores shared between local workers);
+    ``tune=None``: the sampler's default, as :meth:`bayesmix.Model.fit`."""
     for name, v in (("draws", draws), ("tune", tune), ("chains", chains)):
-        if not isinstance(v, int) or v < (0 if name == "tune" else 1):
-            raise argument_error(name, v, "a positive integer")
+        if name == "tune" and v is None:
+            continue
+        if not isinstance(v, int) or isinstance(v, bool) or v < (0 if name == "tune" else 1):
+            raise argument_error(name, v, "an integer >= 0" if name == "tune" else "a positive integer")
     bad = set(fit_kwargs) & {"seed", "progressbar", "check", "cores"}
     if bad:
         raise argument_error(
@@ -45,7 +48,7 @@ def recovery(
     n: int = 100,
     seed: int | None = None,
     draws: int = 1000,
-    tune: int = 1000,
+    tune: int | None = None,
     chains: int = 4,
     workers: int | None = None,
     client=None,

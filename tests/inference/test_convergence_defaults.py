@@ -42,6 +42,8 @@ def test_subjects_by_items_converges_at_the_defaults(subjects_items, seed):
         warnings.simplefilter("error", bm.ConvergenceWarning)
         fit = bm.Model("rt ~ cond + (1 + cond | subj) + (1 | item)", data).fit(seed=seed, progressbar=False)
     assert fit.settings.adaptation == "low_rank"
+    # item is integrated out: nutpie tunes 400 steps (1000 where the group effects are sampled)
+    assert fit.collapsed and fit.settings.tune == 400
     s = fit.summary()
     assert s["rhat"].max() <= 1.01 and s["ess_bulk"].min() >= 400
     # and the posterior is about the truth: the priming effect's 99% interval covers 25 ms
@@ -110,6 +112,7 @@ def _passes_the_check(model, seed):
     with warnings.catch_warnings():
         warnings.simplefilter("error", bm.ConvergenceWarning)
         fit = model.fit(seed=seed, progressbar=False)
+    assert fit.settings.tune == 1000  # the group effects are sampled: brms's and PyMC's default
     c = fit.convergence
     assert c["ok"] and c["divergences"] == 0 and not c["stuck_chains"]
     assert c["max_rhat"] <= 1.01 and c["min_ess_bulk"] >= 400
