@@ -63,9 +63,38 @@ def kernels() -> dict:
                 out[i, j] = s
 
     @numba_njit(fastmath=_FASTMATH)
+    def groups_scalar(sig, s2, ZtZ, B, Mm, g_Sigma):
+        # groups() for one coefficient: the same terms in scalars, without the 1 x 1 Cholesky
+        # factors and inverses (InstEval's 1,128 instructors: 29 -> ~12 us per gradient)
+        J = B.shape[0]
+        if not (s2 > 0.0) or not (sig > 0.0):
+            return False, 0.0, 0.0, 0.0
+        sinv = 1.0 / sig
+        logdet = J * np.log(sig)
+        mb = 0.0
+        extra = 0.0
+        S = 0.0
+        for j in range(J):
+            ztz = ZtZ[j, 0, 0]
+            m = sinv + ztz / s2
+            if not (m > 0.0):
+                return False, 0.0, 0.0, 0.0
+            c = 1.0 / m
+            logdet += np.log(m)
+            mm = c * B[j, 0] / s2
+            Mm[j, 0] = mm
+            mb += mm * B[j, 0]
+            extra += mm * ztz * mm + ztz * c
+            S += mm * mm + c
+        g_Sigma[0, 0] = 0.5 * (sinv * S * sinv - J * sinv)
+        return True, logdet, mb, extra
+
+    @numba_njit(fastmath=_FASTMATH)
     def groups(Sigma, s2, ZtZ, B, Mm, g_Sigma):
         # Fills Mm (conditional means) and g_Sigma; returns (ok, log dets, sum m'b, extra).
         J, k = B.shape
+        if k == 1:
+            return groups_scalar(Sigma[0, 0], s2, ZtZ, B, Mm, g_Sigma)
         Ls = np.zeros((k, k))
         if not (s2 > 0.0) or not chol(Sigma, Ls):
             return False, 0.0, 0.0, 0.0
