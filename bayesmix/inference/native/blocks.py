@@ -10,11 +10,12 @@ import numpy as np
 from bayesmix.collapsed.kernels import kernels
 
 __all__ = ["jit", "covariance", "covariance_grad", "population", "population_grad", "dot"]
-__all__ += ["KERNEL", "GROUPS", "TOTAL", "NESTED_KERNEL"]
+__all__ += ["KERNEL", "GROUPS", "GROUPS_SCALAR", "TOTAL", "NESTED_KERNEL"]
 
 jit = numba.njit(fastmath=False, cache=False, error_model="numpy")
 KERNEL = kernels()["loglik"]
 GROUPS = kernels()["groups"]
+GROUPS_SCALAR = kernels()["groups_scalar"]
 TOTAL = kernels()["total"]
 NESTED_KERNEL = kernels()["nested"]
 

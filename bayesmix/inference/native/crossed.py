@@ -7,6 +7,7 @@ import numpy as np
 
 from bayesmix.inference.native.blocks import (
     GROUPS,
+    GROUPS_SCALAR,
     TOTAL,
     covariance,
     covariance_grad,
@@ -274,7 +275,7 @@ def _sufficient(v, theta, R, cpc, before, C, T, at, g_v, g_theta):
         B[j, 0] = S[j] - n_j * Pj
     Mm = np.zeros((J, k))
     g_Sigma = np.zeros((k, k))
-    ok, logdet, mb, extra = GROUPS(Sigma, s2, cZtZ, B, Mm, g_Sigma)
+    ok, logdet, mb, extra = GROUPS_SCALAR(Sigma[0, 0], s2, cZtZ, B, Mm, g_Sigma)
     GR = np.zeros(R.shape[0])
     if not ok:
         return -np.inf, GR, 0.0
