@@ -394,23 +394,20 @@ BOUNDS = {
         "long left tail (quantiles 1% / 5% / 50%: 0.021 / 0.10 / 0.33). Seeds 1-4 give 1,112-1,739 at "
         "the default target_accept 0.8 (6.2 leapfrog steps per draw, no divergences); 0.9 gives "
         "683-1,643 and 0.95 1,241-1,448; a low-rank mass matrix, `draw_diag` and 1,500 tuning steps "
-        "did not reach 2,000 either."
+        "did not reach 2,000 either. Seeds 1-8 (session 16): 1,183-1,769 (mean 1,502) after the "
+        "default 400 tuning steps, 1,113-2,020 (mean 1,548) after 1000."
     ),
     ("insteval_crossed", "end to end / bambi's"): (
-        "sampling: 4 chains x 2,000 iterations x ~18 leapfrog steps on 2 cores at 0.65 ms per gradient "
-        "(~0.45 ms of it the collapsed rows kernel's passes over 73,421 rows; session 13)."
+        "sampling: 4 chains x 1,400 iterations x ~17 leapfrog steps on 2 cores at ~0.25 ms per "
+        "gradient (the collapsed likelihood from sufficient statistics: two in-order gathers per row; "
+        "session 16)."
     ),
     ("insteval_crossed", "end to end, warm cache"): (
-        "sampling: 4 x 2,000 iterations on 2 cores at 0.52 ms per gradient per core (the collapsed "
-        "likelihood's two passes over the 73,421 rows ~0.35 ms of it: ~2 ns per row and pass, the "
-        "loads and gathers of a row, measured against stripped-down loops); the 1,000 tuning "
-        "iterations take 56% of the leapfrog steps (~24 per iteration against 18.5 per draw after "
-        "them). 18.5 steps per draw is what an isotropic Gaussian of the 2,993 sampled dimensions "
-        "needs at target_accept 0.8 (step size 0.16-0.26 ~ d^(-1/4)): the posterior is large, not "
-        "badly conditioned; centring the students takes 13% fewer steps per draw and no less time "
-        "in all. The rest: import 2.5 s, summary with 4,128 parameters' diagnostics 3.4 s, model and "
-        "effect draws 2.2 s. 25 s needs shorter tuning, fewer sampled dimensions and a cheaper kernel "
-        "together (sessions 13-15)."
+        "sampling (~15 s): 4 x 1,400 iterations on 2 cores at ~0.25 ms per gradient, of which the two "
+        "gathers over the 73,421 rows take ~0.1 ms; ~17 leapfrog steps per draw is what an isotropic "
+        "Gaussian of the 2,993 sampled dimensions needs at target_accept 0.8. The rest: import ~2.5 s "
+        "(nutpie imports ArviZ and matplotlib), the summary's diagnostics of 4,100 parameters ~2.7 s, "
+        "model, extraction and effect draws ~1.8 s (sessions 13-16)."
     ),
     ("sleepstudy", "end to end, empty caches"): _CALLBACK_COMPILE,
     ("radon_uranium_slope", "end to end, empty caches"): _CALLBACK_COMPILE,
