@@ -31,13 +31,11 @@ __all__ = ["SamplerSettings", "sample", "convergence_report", "check_seed", "stu
 
 SAMPLERS = ("nutpie", "pymc")
 
-#: tuning steps per chain when a fit does not say (:func:`default_tune`)
+#: tuning steps per chain when a fit does not say (:func:`default_tune`): brms's and PyMC's
 DEFAULT_TUNE = 1000
-#: ... with nutpie when the group effects are integrated out (measured, ``benchmarks/README.md``
-#: session 16): five reference models x 4 seeds and InstEval had as large a min bulk ESS and
-#: R-hat after 400 tuning steps as after 1000, and InstEval sampled in 16.7 instead of 23.0 s.
-#: Where the group effects are sampled the longer tuning stays: radon's varying slopes sampled
-#: gave min bulk ESS 256-367 after 400 steps against 373-455 after 1000 (4 seeds).
+#: ... with nutpie when the group effects are integrated out: there nutpie's own default mixed as
+#: well as 1000 steps on the reference models and InstEval, while sampled group effects (funnels)
+#: lost bulk ESS with it (``benchmarks/README.md``, session 16)
 COLLAPSED_TUNE = 400
 
 

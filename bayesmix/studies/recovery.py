@@ -69,7 +69,7 @@ def recovery(
         The study's seed: each data set and fit gets its own, spawned from it, so the
         table is the same whatever runs it.
     draws, tune, chains : int
-        Per fit.
+        Per fit; ``tune=None`` is :meth:`bayesmix.Model.fit`'s default (400 or 1000 steps).
     workers : int, optional
         Local worker processes (default one per core; 1 runs in this process).  They are
         spawned and import the main module: a script runs its study under
