@@ -19,7 +19,10 @@ the data.  Three kinds are covered:
   and cumulative, any number of crossed or nested
   factors in any parameterisation, level-two predictors, offsets.  Its density is one
   fused pass over the rows (gathers of the group effects, the row densities, scatter-adds
-  of their gradients), not a graph of many small kernels.
+  of their gradients), not a graph of many small kernels.  The same kind covers Gaussian
+  models with one crossed factor integrated out given the others' sampled effects
+  (:mod:`.crossed`: two passes over the rows, or their sufficient statistics when the
+  factor and the other factors are intercepts only).
 
 One numba callback per kind, whose source never changes, evaluates any program of its
 kind (:mod:`.callback`); it is compiled once per machine (``.ci/setup`` does it at
