@@ -22,6 +22,29 @@ __all__ = ["crossed"]
 
 
 @jit
+def _per_group_effects(R, pindex, cstart, cZsum, unit_Z, S, B, ete):
+    """The effects that are one per collapsed group (``pindex``: an intercept of a factor the
+    collapsed one is nested in) folded into the groups' sums: returns their per-group total ``P``
+    and the residuals' sum of squares less ``P_j (2 S_j - n_j P_j)``; ``B`` gets ``S_j - n_j P_j``
+    (intercept only, ``unit_Z``) or has ``P_j`` times Z's column sums taken off."""
+    J = cstart.shape[0] - 1
+    P = np.zeros(J)
+    for j in range(J):
+        Pj = 0.0
+        for q in range(pindex.shape[0]):
+            Pj += R[pindex[q, j]]
+        P[j] = Pj
+        n_j = cstart[j + 1] - cstart[j]
+        ete -= Pj * (2.0 * S[j] - n_j * Pj)
+        if unit_Z:
+            B[j, 0] = S[j] - n_j * Pj
+        else:
+            for a in range(B.shape[1]):
+                B[j, a] -= Pj * cZsum[j, a]
+    return P, ete
+
+
+@jit
 def _two_passes(v, theta, XT, pat, R, y, cpc, before, C, at, g_v, g_theta):
     """:func:`crossed` in two passes over the rows (sorted by the collapsed factor's groups).
 
@@ -93,19 +116,7 @@ def _two_passes(v, theta, XT, pat, R, y, cpc, before, C, at, g_v, g_theta):
                         B[j, a] += cZ[i, a] * ri
             S[j] = s0
             ete += e0
-    P = np.zeros(J)  # the per-group effects' sum
-    for j in range(J):
-        Pj = 0.0
-        for q in range(Qp):
-            Pj += R[pindex[q, j]]
-        P[j] = Pj
-        n_j = cstart[j + 1] - cstart[j]
-        ete -= Pj * (2.0 * S[j] - n_j * Pj)
-        if unit_Z:
-            B[j, 0] = S[j] - n_j * Pj
-        else:
-            for a in range(k):
-                B[j, a] -= Pj * cZsum[j, a]
+    P, ete = _per_group_effects(R, pindex, cstart, cZsum, unit_Z, S, B, ete)
     Mm = np.zeros((J, k))
     g_Sigma = np.zeros((k, k))
     ok, logdet, mb, extra = GROUPS(Sigma, s2, cZtZ, B, Mm, g_Sigma)
@@ -263,16 +274,8 @@ def _sufficient(v, theta, R, cpc, before, C, T, at, g_v, g_theta):
     for j in range(J):
         S[j] -= _gathered_sum(R, ix, cstart[j], cstart[j + 1])
     Qp = pindex.shape[0]
-    P = np.zeros(J)
     B = np.zeros((J, k))
-    for j in range(J):
-        Pj = 0.0
-        for q in range(Qp):
-            Pj += R[pindex[q, j]]
-        P[j] = Pj
-        n_j = cstart[j + 1] - cstart[j]
-        ete -= Pj * (2.0 * S[j] - n_j * Pj)
-        B[j, 0] = S[j] - n_j * Pj
+    P, ete = _per_group_effects(R, pindex, cstart, cZsum, True, S, B, ete)
     Mm = np.zeros((J, k))
     g_Sigma = np.zeros((k, k))
     ok, logdet, mb, extra = GROUPS_SCALAR(Sigma[0, 0], s2, cZtZ, B, Mm, g_Sigma)
