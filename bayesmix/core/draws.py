@@ -17,14 +17,25 @@ def assemble(post, name: str, parts: dict):
     name : str
         The vector's name (:mod:`bayesmix.core.names`).
     parts : dict
-        ``name -> [(variable, element indices)]`` as the graph recorded it; a vector
-        not in ``parts`` is read directly.
+        ``name -> [(variable, element indices[, first])]`` as the graph recorded it: the
+        variable's elements ``first, first + 1, ...`` (default 0: all of them) are the
+        vector's elements ``indices``; a vector not in ``parts`` is read directly.
     """
-    if name not in parts or len(parts[name]) == 1:
-        return np.asarray(post[parts[name][0][0] if name in parts else name])
-    n = sum(len(idx) for _, idx in parts[name])
-    first = np.asarray(post[parts[name][0][0]])
-    out = np.empty(first.shape[:-1] + (n,))
-    for var, idx in parts[name]:
-        out[..., idx] = np.asarray(post[var])
+    if name not in parts:
+        return np.asarray(post[name])
+    pieces = [_piece(post, part) for part in parts[name]]
+    if len(pieces) == 1:
+        return pieces[0][1]
+    n = sum(len(idx) for idx, _ in pieces)
+    out = np.empty(pieces[0][1].shape[:-1] + (n,))
+    for idx, values in pieces:
+        out[..., idx] = values
     return out
+
+
+def _piece(post, part) -> tuple:
+    var, idx = part[0], part[1]
+    values = np.asarray(post[var])
+    if len(part) > 2:
+        values = values[..., part[2] : part[2] + len(idx)]
+    return idx, values

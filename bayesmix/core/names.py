@@ -124,6 +124,11 @@ def m_var(factor: str) -> str:
     return f"{INTERNAL_PREFIX}m_{factor}"
 
 
+#: internal variable: the intercept SDs of nested factors as a total variance and its shares
+#: (:mod:`bayesmix.core.shares`)
+SD_SHARES = f"{INTERNAL_PREFIX}sd_shares"
+
+
 def is_group_effects(var: str) -> bool:
     """Whether ``var`` is a factor's sampled group effects (:func:`z_var`, :func:`r_var` or :func:`m_var`)."""
     return var.startswith(("r_", f"{INTERNAL_PREFIX}z_", f"{INTERNAL_PREFIX}m_"))

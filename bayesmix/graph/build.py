@@ -47,7 +47,13 @@ from bayesmix.core.linalg import (
 )
 from bayesmix.core.predictor import coefficient_mean
 from bayesmix.core.slots import data_slot
-from bayesmix.graph.parameterization import choose_around, informativeness_response, resolve_centered
+from bayesmix.graph.parameterization import (
+    choose_around,
+    informativeness_response,
+    resolve_centered,
+    shared_variance,
+)
+from bayesmix.graph.transforms import VarianceShares
 from bayesmix.spec.design import Design, FactorDesign
 from bayesmix.spec.families import Family
 from bayesmix.spec.priors import Prior, PriorSet
@@ -272,9 +278,11 @@ def build_model(
                 family=family,
                 response=data,
             )
+        sampled = [f.name for f in design.factors if partial is None or f.name != partial.name]
+        pooled = _shared_sds(design, centered, priors, parts, sampled)
         others = []  # with a factor integrated out: the other factors' effects, gathered by its Op
         for f in design.factors:
-            if partial is not None and f.name == partial.name:
+            if f.name not in sampled:
                 continue
             means = None
             if around.get(f.name):
@@ -284,7 +292,7 @@ def build_model(
                     if t.factor == f.name
                 }
                 means = centring_means(f, around[f.name], icpt, b_s, design, slope_idx, pt, w)
-            r = _group_effects_rv(f, priors, centered[f.name], parts, means)
+            r = _group_effects_rv(f, priors, centered[f.name], parts, means, pooled.get(f.name))
             if partial is not None:
                 others.append(r)
             else:
@@ -398,16 +406,41 @@ def centring_means(f: FactorDesign, around_f: dict, icpt, b_s, design: Design, s
     return xp.stack(cols, axis=-1)
 
 
-def _factor_hyper(f: FactorDesign, priors: PriorSet, parts: dict):
-    """The factor's SDs and, with correlated coefficients, its CPCs and Cholesky factor."""
+def _shared_sds(design: Design, centered: dict, priors: PriorSet, parts: dict, sampled) -> dict:
+    """Nested factors' intercept SDs as one variable under :class:`VarianceShares`.
+
+    Returns factor -> its SD vector (length 1); empty when
+    :func:`~bayesmix.graph.parameterization.shared_variance` picks no factors.
+    """
+    label = {f.name: names.sd_label(f.name, "Intercept") for f in design.factors if f.coefs == ("Intercept",)}
+    pooled = shared_variance(design, centered, {n: priors[label[n]].dist for n in label}, sampled)
+    if not pooled:
+        return {}
+    first = priors[label[pooled[0]]]
+    stacked = Prior.__new__(Prior)
+    object.__setattr__(stacked, "dist", first.dist)
+    params = [np.array([priors[label[n]].params[i] for n in pooled]) for i in range(len(first.params))]
+    object.__setattr__(stacked, "params", tuple(params))
+    sds = _make_rv(names.SD_SHARES, stacked, {"shape": len(pooled), "default_transform": VarianceShares()})
+    out = {}
+    for j, name in enumerate(pooled):
+        parts[names.sd_var(name)] = [(names.SD_SHARES, np.array([0]), j)]
+        out[name] = pm.Deterministic(names.sd_var(name), sds[j : j + 1], dims=names.coef_dim(name))
+    return out
+
+
+def _factor_hyper(f: FactorDesign, priors: PriorSet, parts: dict, sd=None):
+    """The factor's SDs and, with correlated coefficients, its CPCs and Cholesky factor
+    (``sd``: the SDs when already made, see :func:`_shared_sds`)."""
     name = f.name
-    sd = _vector_rv(
-        names.sd_var(name),
-        [priors[names.sd_label(name, c)] for c in f.coefs],
-        names.coef_dim(name),
-        True,
-        parts,
-    )
+    if sd is None:
+        sd = _vector_rv(
+            names.sd_var(name),
+            [priors[names.sd_label(name, c)] for c in f.coefs],
+            names.coef_dim(name),
+            True,
+            parts,
+        )
     pairs = f.cor_pairs()
     L = cpc = None
     if pairs:
@@ -429,11 +462,11 @@ def _collapsed_hyper(f: FactorDesign, priors: PriorSet, parts: dict):
     return sd, rho, L
 
 
-def _group_effects_rv(f: FactorDesign, priors: PriorSet, centered: bool, parts: dict, means=None):
+def _group_effects_rv(f: FactorDesign, priors: PriorSet, centered: bool, parts: dict, means=None, sd=None):
     """The factor's group effects ``r`` (J, k) with their priors, in the chosen parameterisation."""
     name = f.name
     k = len(f.coefs)
-    sd, L, _ = _factor_hyper(f, priors, parts)
+    sd, L, _ = _factor_hyper(f, priors, parts, sd)
     dims = (f.dim, names.coef_dim(name))
     if not centered:
         z = pm.Normal(names.z_var(name), 0.0, 1.0, dims=dims)

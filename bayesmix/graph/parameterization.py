@@ -25,7 +25,15 @@ from bayesmix.core.suffstats import group_crossprod, group_sum, parent_index
 from bayesmix.errors import argument_error
 from bayesmix.spec.design import Design, FactorDesign
 
-__all__ = ["resolve_centered", "informativeness", "informativeness_response", "choose_around", "AUTO_LAMBDA"]
+__all__ = [
+    "resolve_centered",
+    "informativeness",
+    "shrinkage_weights",
+    "informativeness_response",
+    "choose_around",
+    "shared_variance",
+    "AUTO_LAMBDA",
+]
 
 #: centre a factor when its groups' average shrinkage weight is at least this; measured on the
 #: reference models: centred sampled better at 0.73 (sleepstudy), 0.93-0.99 (penicillin, InstEval
@@ -59,6 +67,14 @@ def _group_estimates(f: FactorDesign, resid: np.ndarray, sigma2: float):
 
 def informativeness(design: Design, y: np.ndarray, sweeps: int = 8) -> dict[str, float]:
     """Average shrinkage weight per factor: the smallest over its coefficients.
+
+    The weights are those of :func:`shrinkage_weights`, averaged over each factor's groups.
+    """
+    return {name: float(min(w.mean(axis=0))) for name, w in shrinkage_weights(design, y, sweeps).items()}
+
+
+def shrinkage_weights(design: Design, y: np.ndarray, sweeps: int = 8) -> dict[str, np.ndarray]:
+    """Per-group shrinkage weights of each factor's coefficients, shape ``(n_levels, k)``.
 
     For each coefficient ``c`` and group ``j`` the weight is
     ``tau_c^2 / (tau_c^2 + v_jc)``, ``v_jc`` the sampling variance of the
@@ -94,7 +110,7 @@ def informativeness(design: Design, y: np.ndarray, sweeps: int = 8) -> dict[str,
             sigma2 = min(sigma2, float(r @ r) / dof_f)
     nested = {f.name: [a for a in facs if _nested_in(a, f)] for f in design.factors}
     tau2_icpt: dict[str, float] = {}
-    lam: dict[str, float] = {}
+    lam: dict[str, np.ndarray] = {}
     # finest factors first, so nested variances are known when coarser ones need them
     for f in sorted(design.factors, key=lambda f: -f.n_levels):
         partial = e - sum(means[g.name][g.index] for g in facs if g is not f)
@@ -113,8 +129,8 @@ def informativeness(design: Design, y: np.ndarray, sweeps: int = 8) -> dict[str,
             if name == "Intercept":
                 tau2_icpt[f.name] = t2
             w = np.where(ok, t2 / (t2 + np.where(ok, v, 1.0)), 0.0) if t2 > 0 else np.zeros(f.n_levels)
-            weights.append(float(np.mean(w)))
-        lam[f.name] = min(weights)
+            weights.append(w)
+        lam[f.name] = np.stack(weights, axis=1)
     return {f.name: lam[f.name] for f in design.factors}
 
 
@@ -198,3 +214,21 @@ def choose_around(design: Design, centered: dict) -> dict:
         return {}
     f = min(cands, key=lambda f: f.n_levels)
     return {f.name: {i: c for i, c in enumerate(f.coefs) if c in design.terms}}
+
+
+def shared_variance(design: Design, centered: dict, sd_dists: dict, sampled) -> tuple[str, ...]:
+    """The factors whose intercept SDs are sampled as a total variance and its shares.
+
+    Intercept-only factors whose effects are sampled non-centred, each nested in or
+    containing another of them, with priors of one family (``sd_dists``: intercept-only
+    factor -> its SD prior's family); at least two, coarsest first (:mod:`bayesmix.core.shares`).  Crossed
+    factors keep their own SDs: their variances are identified separately.
+    """
+    cands = [
+        f for f in design.factors if f.name in sampled and f.coefs == ("Intercept",) and not centered[f.name]
+    ]
+    linked = [a for a in cands if any(_nested_in(a, b) or _nested_in(b, a) for b in cands if b is not a)]
+    dists = {sd_dists[f.name] for f in linked}
+    if len(linked) < 2 or len(dists) != 1 or "flat" in dists:
+        return ()
+    return tuple(f.name for f in sorted(linked, key=lambda f: f.n_levels))

@@ -210,7 +210,7 @@ def value_shapes(model) -> dict[str, tuple[int, ...]]:
     function is compiled: ``model.initial_point()`` compiles one (0.15-0.3 s a fit here,
     the first in a process also importing PyTensor's C linker), which a warm sleepstudy
     fit paid twice for shapes alone.  Every transform the package uses (log, log-odds,
-    interval, ordered) keeps the shape.  Falls back to the initial point when a length is
+    interval, ordered, variance shares) keeps the shape.  Falls back to the initial point when a length is
     known neither way.
     """
     out = {}

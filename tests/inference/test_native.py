@@ -19,6 +19,7 @@ import pytest
 from pytensor.compile.mode import Mode
 
 import bayesmix as bm
+from bayesmix.core import names
 from bayesmix.inference import native
 
 CASES = [
@@ -144,12 +145,18 @@ ROWS_CASES = [
         False,
         {"nu": "exponential(0.1)", "sigma": "half_cauchy(20)"},
     ),
+    # nested intercepts, non-centred: their SDs as a total variance and its shares
+    ("count ~ Days + (1 | item) + (1 | cell)", "poisson", False, None),
+    ("y01 ~ Days + (1 | Subject) + (1 | item) + (1 | cell)", "bernoulli", False, {"sd": "half_normal(2)"}),
 ]
+#: the cases whose nested factors' SDs are sampled as variance shares
+SHARES = {ROWS_CASES[i][0] for i in (-2, -1)}
 
 
 @pytest.mark.parametrize("formula,family,centered,priors", ROWS_CASES)
 def test_rows_log_density_and_gradient_equal_pymc(glmm_data, formula, family, centered, priors):
     m = bm.Model(formula, glmm_data, family=family, centered=centered, priors=priors)
+    assert (names.SD_SHARES in m.built.free_names) == (formula in SHARES)
     # beta: PyMC's graph computes 1 - sigmoid(eta) by subtraction, which loses its digits where
     # mu is within 1e-12 of 1 (reached at this test's default jitter); the native side does not
     # subtract, so the points stay where PyMC's value is exact

@@ -66,8 +66,11 @@ _RV_DIST = {
 }
 #: transform codes; PyMC's increasing ``Ordered`` transform is 3 for a vector's first element
 #: (identity) and 4 for the others (the previous element plus ``exp(x)``)
-TRANSFORMS = {None: 0, "LogTransform": 1, "LogOddsTransform": 2, "Ordered": 3}
+TRANSFORMS = {None: 0, "LogTransform": 1, "LogOddsTransform": 2, "Ordered": 3, "VarianceShares": 5}
 ORDERED_NEXT = 4
+#: :class:`~bayesmix.graph.transforms.VarianceShares`: its first element (the log total
+#: variance) is 5, the log-ratios 6; together they give the SDs of all its elements
+SHARES_NEXT = 6
 _N_PARAMS = {"normal": 2, "student_t": 3, "cauchy": 2, "half_normal": 1, "half_student_t": 2}
 _N_PARAMS |= {"half_cauchy": 1, "exponential": 1, "gamma": 2, "flat": 0, "half_flat": 0, "beta": 2}
 
@@ -146,7 +149,10 @@ def free_layout(model, standard_normal=(), external=()):
                 raise Unsupported
             dist, params = DISTS[name], _prior_params(rv.name, name, shared, size)
         for e in range(size):
-            code.append((ORDERED_NEXT if tname == "Ordered" and e > 0 else TRANSFORMS[tname], dist))
+            t = TRANSFORMS[tname]
+            if e > 0 and tname in ("Ordered", "VarianceShares"):
+                t = ORDERED_NEXT if tname == "Ordered" else SHARES_NEXT
+            code.append((t, dist))
             par.append([*(p[e] for p in params), *([0.0] * (3 - len(params)))])
         free.append((value.name, shape, rv.name, tname is not None))
         offsets[rv.name] = pos
@@ -187,10 +193,10 @@ def expanded_layout(free, keep) -> tuple[np.ndarray, list]:
 def where(parts: dict, offsets: dict, vector: str, length: int) -> np.ndarray:
     """Positions in the unconstrained vector of a (possibly split) parameter vector's elements."""
     out = np.full(length, -1, dtype=np.int64)
-    for rv_name, idx in parts.get(vector, ()):
+    for rv_name, idx, *first in parts.get(vector, ()):
         if rv_name not in offsets:
             raise Unsupported
-        out[np.asarray(idx, dtype=int)] = offsets[rv_name] + np.arange(len(idx))
+        out[np.asarray(idx, dtype=int)] = offsets[rv_name] + (first[0] if first else 0) + np.arange(len(idx))
     if (out < 0).any():
         raise Unsupported
     return out

@@ -104,6 +104,10 @@ def constrain(code, x, v):
         elif t == 4:  # an ordered vector's next element: the previous one plus exp(x)
             v[i] = v[i - 1] + math.exp(x[i])
             logjac += x[i]
+        elif t == 5:  # variance shares: all the group's SDs (bayesmix.core.shares)
+            logjac += _shares(code, x, v, i)
+        elif t == 6:  # a variance share's log-ratio: its SD was set with the group's first element
+            pass
         else:
             # PyMC's logodds: sigmoid, log-Jacobian log u + log(1 - u)
             a = x[i]
@@ -111,6 +115,49 @@ def constrain(code, x, v):
             v[i] = 1.0 / (1.0 + e) if a >= 0.0 else e / (1.0 + e)
             logjac += -abs(a) - 2.0 * math.log1p(e)
     return logjac
+
+
+@_jit
+def _shares_size(code, i):
+    """Elements of the variance-shares group starting at ``i``."""
+    k = 1
+    while i + k < code.shape[0] and code[i + k, 0] == 6:
+        k += 1
+    return k
+
+
+@_jit
+def _shares(code, x, v, i):
+    """SDs ``sqrt(exp(x[i]) * softmax(x[i+1:i+K], 0))`` into ``v[i:i+K]``; the log-Jacobian."""
+    k = _shares_size(code, i)
+    top = 0.0
+    for j in range(1, k):
+        top = max(top, x[i + j])
+    total = math.exp(-top)  # the reference share's exp(0 - top)
+    for j in range(1, k):
+        total += math.exp(x[i + j] - top)
+    lse = top + math.log(total)
+    logjac = 0.5 * k * x[i] - k * _LOG_2
+    for j in range(k):
+        log_share = (x[i + j + 1] if j < k - 1 else 0.0) - lse
+        v[i + j] = math.exp(0.5 * (x[i] + log_share))
+        logjac += 0.5 * log_share
+    return logjac
+
+
+@_jit
+def _shares_grad(code, v, g_v, grad, i):
+    """Back through :func:`_shares` (Jacobian included); ``grad`` may be ``g_v`` itself."""
+    k = _shares_size(code, i)
+    s = 0.0
+    ss = 0.0
+    for j in range(k):
+        s += g_v[i + j] * v[i + j]
+        ss += v[i + j] * v[i + j]
+    for j in range(k - 1, 0, -1):  # descending: each reads g_v[i + j - 1] before it is written
+        share = v[i + j - 1] * v[i + j - 1] / ss
+        grad[i + j] = 0.5 * (g_v[i + j - 1] * v[i + j - 1] - share * s) + 0.5 * (1.0 - k * share)
+    grad[i] = 0.5 * s + 0.5 * k
 
 
 @_jit
@@ -142,6 +189,10 @@ def chain_rule(code, v, g_v, grad):
         elif t == 4:
             acc += g_v[i]
             grad[i] = acc * (v[i] - v[i - 1]) + 1.0
+        elif t == 5:
+            _shares_grad(code, v, g_v, grad, i)
+        elif t == 6:
+            pass  # set by the group's first element, reached later (last element first)
         else:  # t == 3, the vector's first element
             grad[i] = acc + g_v[i]
             acc = 0.0
