@@ -117,9 +117,11 @@ class Model:
         ``"student_t(3, 0, 10)"``.  See :mod:`bayesmix.priors`.
     centered : "auto", bool or dict, default "auto"
         Centred parameterisation of the group effects (all factors, or per
-        factor name).  ``"auto"`` centres factors with >= 20 rows per group on
-        average and leaves smaller groups non-centred; see
-        :func:`bayesmix.build.build_model`.
+        factor name).  ``"auto"`` centres factors whose groups the data inform well
+        (average shrinkage weight >= 0.7 from a quick variance decomposition, see
+        :mod:`bayesmix.graph.parameterization`) and leaves the others non-centred.
+        Nested intercept-only factors left non-centred have their SDs sampled as the
+        total variance and its shares (:mod:`bayesmix.core.shares`; priors unchanged).
     na_action : {"drop", "raise"}
         What to do with rows that have missing values in used columns.
     weights : str, optional
