@@ -84,6 +84,15 @@ def _make_rv(name: str, prior: Prior, kw: dict):
     raise AssertionError(d)  # pragma: no cover - parse_prior rejects others
 
 
+def _stacked(priors: list[Prior]) -> Prior:
+    """One prior of the family the ``priors`` share, its parameters as arrays over them."""
+    stacked = Prior.__new__(Prior)
+    object.__setattr__(stacked, "dist", priors[0].dist)
+    params = tuple(np.array([p.params[k] for p in priors]) for k in range(len(priors[0].params)))
+    object.__setattr__(stacked, "params", params)
+    return stacked
+
+
 def _vector_rv(
     name: str, priors: list[Prior], dims: str | None, positive: bool, parts_out: dict, scalar: bool = False
 ):
@@ -107,12 +116,7 @@ def _vector_rv(
             stacked = priors[0]
         else:
             kw = {"dims": dims} if single and dims else {"shape": len(idx)}
-            params = tuple(
-                np.array([priors[i].params[k] for i in idx]) for k in range(len(priors[idx[0]].params))
-            )
-            stacked = Prior.__new__(Prior)
-            object.__setattr__(stacked, "dist", dist)
-            object.__setattr__(stacked, "params", params)
+            stacked = _stacked([priors[i] for i in idx])
         if dist == "flat":
             rv = pm.HalfFlat(rv_name, **kw) if positive else pm.Flat(rv_name, **kw)
         else:
@@ -416,11 +420,7 @@ def _shared_sds(design: Design, centered: dict, priors: PriorSet, parts: dict, s
     pooled = shared_variance(design, centered, {n: priors[label[n]].dist for n in label}, sampled)
     if not pooled:
         return {}
-    first = priors[label[pooled[0]]]
-    stacked = Prior.__new__(Prior)
-    object.__setattr__(stacked, "dist", first.dist)
-    params = [np.array([priors[label[n]].params[i] for n in pooled]) for i in range(len(first.params))]
-    object.__setattr__(stacked, "params", tuple(params))
+    stacked = _stacked([priors[label[n]] for n in pooled])
     sds = _make_rv(names.SD_SHARES, stacked, {"shape": len(pooled), "default_transform": VarianceShares()})
     out = {}
     for j, name in enumerate(pooled):
