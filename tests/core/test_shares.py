@@ -31,12 +31,12 @@ def test_sampled_as_shares_the_nested_sds_have_the_integrated_out_model_s_poster
     # pastes' casks within batches: sampled (collapse=False) the two SDs are the shares
     # variable; integrated out (the default) they are two log SDs.  The posteriors must agree:
     # a wrong Jacobian would change the SDs' prior by a factor like sd_batch * sd_cask and move
-    # them by far more than the tolerances: 0.25 posterior SDs on the mean (4 x 1000 draws, bulk
-    # ESS >= 400 each: Monte Carlo error of the difference <= 0.07 SDs), 0.5 on the 2.5% and
+    # them by far more than the tolerances: 0.25 posterior SDs on the mean (bulk ESS >= 400 each: Monte Carlo error of the difference <= 0.07 SDs), 0.5 on the 2.5% and
     # 97.5% quantiles (their error is ~2x the mean's)
     m = bm.Model("strength ~ 1 + (1 | batch/cask)", bm.datasets.load("pastes"))
     assert names.SD_SHARES in m.built.free_names
-    sampled = m.fit(seed=5, collapse=False, progressbar=False, check=False).summary()
+    # sampled, the SDs mix slower (bulk ESS 300-700 per 4,000 draws): 4 x 3000 draws
+    sampled = m.fit(seed=5, draws=3000, collapse=False, progressbar=False, check=False).summary()
     collapsed = m.fit(seed=6, progressbar=False, check=False).summary()
     for p in ("sd_batch__Intercept", "sd_batch:cask__Intercept"):
         assert sampled.loc[p, "ess_bulk"] >= 400 and collapsed.loc[p, "ess_bulk"] >= 400

@@ -313,6 +313,23 @@ def test_a_singular_covariance_is_minus_infinity_not_a_number(data):
     assert value == -np.inf
 
 
+def test_variance_shares_far_from_the_mode_give_finite_values_and_gradients(glmm_data):
+    # a log total variance of -800 makes the SDs ~1e-174, whose squares underflow to 0: the
+    # shares' gradient must not become 0 / 0; at +60 (SDs ~1e13) the density is finite too
+    m = bm.Model("count ~ Days + (1 | item) + (1 | cell)", glmm_data, family="poisson", centered=False)
+    prog = native.program(m.built, m.design, m.built.free_names)
+    model = m.built.model
+    start = model.initial_point()
+    names_ = [model.rvs_to_values[rv].name for rv in model.free_RVs]
+    shares = [n for n in names_ if n.startswith(names.SD_SHARES)]
+    assert len(shares) == 1
+    for total in (-800.0, 60.0):
+        point = dict(start, **{shares[0]: np.array([total, 3.0])})
+        x = np.concatenate([np.ravel(point[n]) for n in names_])
+        value, grad = native.evaluate(prog, x)
+        assert np.isfinite(value) and np.all(np.isfinite(grad)), total
+
+
 def test_native_glmm_posterior_equals_the_graph_s_within_monte_carlo_error(glmm_data):
     # the same model sampled through the native rows density and through PyMC's compiled graph
     # (a cache passed explicitly compiles the graph): every population effect and SD agrees

@@ -150,12 +150,15 @@ def _shares_grad(code, v, g_v, grad, i):
     """Back through :func:`_shares` (Jacobian included); ``grad`` may be ``g_v`` itself."""
     k = _shares_size(code, i)
     s = 0.0
-    ss = 0.0
+    top = 0.0
     for j in range(k):
         s += g_v[i + j] * v[i + j]
-        ss += v[i + j] * v[i + j]
+        top = max(top, v[i + j])
+    ss = 0.0  # the squares relative to the largest: no underflow of tiny SDs' squares to 0 / 0
+    for j in range(k):
+        ss += (v[i + j] / top) ** 2 if top > 0.0 else 1.0
     for j in range(k - 1, 0, -1):  # descending: each reads g_v[i + j - 1] before it is written
-        share = v[i + j - 1] * v[i + j - 1] / ss
+        share = (v[i + j - 1] / top) ** 2 / ss if top > 0.0 else 1.0 / k
         grad[i + j] = 0.5 * (g_v[i + j - 1] * v[i + j - 1] - share * s) + 0.5 * (1.0 - k * share)
     grad[i] = 0.5 * s + 0.5 * k
 
