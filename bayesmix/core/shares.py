@@ -3,10 +3,8 @@
 When one grouping factor is nested in another and their effects are sampled, the data
 identify the sum of the two variances far better than how it splits: a location with a
 single group identifies only the sum of its two effects.  Sampled as separate log SDs, the
-split is a slow direction for NUTS (their posterior correlation on issue 15's overdispersed
-counts: -0.4; the location SD mixed slowest; measurements in ``benchmarks/README.md``).
-The ``K`` SDs are therefore
-sampled as ``x = (T, u_1, ..., u_{K-1})`` with
+split is a slow direction for NUTS (``benchmarks/README.md``, session 17).  The ``K`` SDs
+are therefore sampled as ``x = (T, u_1, ..., u_{K-1})`` with
 
     sd_k^2 = exp(T) * softmax(u_1, ..., u_{K-1}, 0)_k,
 
