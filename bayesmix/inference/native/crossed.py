@@ -45,7 +45,7 @@ def _per_group_effects(R, pindex, cstart, cZsum, unit_Z, S, B, ete):
 
 
 @jit
-def _two_passes(v, theta, XT, pat, R, y, cpc, before, C, at, g_v, g_theta):
+def _two_passes(theta, XT, pat, R, y, Sigma, s2, C, g_Sigma, g_theta):
     """:func:`crossed` in two passes over the rows (sorted by the collapsed factor's groups).
 
     The same quantities as the collapsed rows kernel (:mod:`bayesmix.collapsed.op`): per group
@@ -53,19 +53,13 @@ def _two_passes(v, theta, XT, pat, R, y, cpc, before, C, at, g_v, g_theta):
     (``kernels()["groups"]``) and d/dmu per row.  The first pass forms each row's residual (the
     population part from its distinct rows when ``pat`` says so) and the group's sums in
     registers; an effect that is one per group (``pindex``) enters through those sums.  The
-    second pass scatters d/dmu into ``R``'s gradient and the population part's.  SDs' and CPCs'
-    gradients go into ``g_v``, the population coefficients' into ``g_theta``; returns
-    (ll, d/dR, d/dsigma).  ``cpc`` is (cpc_idx, cpc_row, cpc_col), ``C`` the collapsed
-    factor's arrays (``cmeta`` to ``pindex`` in :data:`~bayesmix.inference.native.rows.ARRAYS`).
+    second pass scatters d/dmu into ``R``'s gradient and the population part's.  ``Sigma`` is
+    the collapsed factor's covariance, ``s2`` the residual variance; d/dSigma goes into
+    ``g_Sigma``, the population coefficients' gradient into ``g_theta``; returns (ll, d/dR,
+    d/ds2), or -inf when a group's covariance is not positive definite.
     """
-    cpc_idx, cpc_row, cpc_col = cpc
     cmeta, csd_idx, cstart, cZ, cZsum, cZtZ, oindex, oZ, pindex = C
-    k, q0, nq = cmeta[0], cmeta[1], cmeta[2]
-    L = np.zeros((k, k))
-    fill_cholesky(v, cpc_idx, cpc_row, cpc_col, q0, nq, L, before)
-    A_, Sigma = covariance(v, csd_idx, 0, k, L)
-    sigma = v[at]
-    s2 = sigma * sigma
+    k = cmeta[0]
     N = y.shape[0]
     J = cstart.shape[0] - 1
     p = theta.shape[0]
@@ -118,7 +112,6 @@ def _two_passes(v, theta, XT, pat, R, y, cpc, before, C, at, g_v, g_theta):
             ete += e0
     P, ete = _per_group_effects(R, pindex, cstart, cZsum, unit_Z, S, B, ete)
     Mm = np.zeros((J, k))
-    g_Sigma = np.zeros((k, k))
     ok, logdet, mb, extra = GROUPS(Sigma, s2, cZtZ, B, Mm, g_Sigma)
     GR = np.zeros(R.shape[0])
     if not ok:
@@ -163,10 +156,7 @@ def _two_passes(v, theta, XT, pat, R, y, cpc, before, C, at, g_v, g_theta):
     else:
         for a in range(p):
             g_theta[a] += dot(XT[a], ge)
-    gL = covariance_grad(g_Sigma, A_, L, v, csd_idx, 0, g_v)
-    if nq > 0:
-        cholesky_grad(v, cpc_idx, cpc_row, cpc_col, q0, nq, L, gL, before, g_v)
-    return ll, GR, 2.0 * sigma * g_s2
+    return ll, GR, g_s2
 
 
 @jit
@@ -175,15 +165,31 @@ def crossed(v, theta, XT, pat, R, y, cpc, before, C, T, at, g_v, g_theta):
     ``R``; returns (ll, d/dR, d/dsigma), SDs' and CPCs' gradients into ``g_v``, the population
     coefficients' into ``g_theta``.
 
-    From the rows' sufficient statistics ``T`` when the program holds them (an intercept-only
-    factor integrated out, one other factor's intercept per row: InstEval's shape), else from
-    the rows in two passes.  ``cpc`` is (cpc_idx, cpc_row, cpc_col), ``C`` the collapsed
+    The collapsed factor's covariance (from its SDs and CPCs) is formed here once and its
+    gradient taken here; the likelihood comes from the rows' sufficient statistics ``T`` when the
+    program holds them (an intercept-only factor integrated out, one other factor's intercept per
+    row: InstEval's shape), else from the rows in two passes.  ``cpc`` is (cpc_idx, cpc_row, cpc_col), ``C`` the collapsed
     factor's arrays (``cmeta`` to ``pindex`` in :data:`~bayesmix.inference.native.rows.ARRAYS`),
     ``T`` the statistics (``tstart`` to ``tmeta``).
     """
+    cpc_idx, cpc_row, cpc_col = cpc
+    cmeta, csd_idx = C[0], C[1]
+    k, q0, nq = cmeta[0], cmeta[1], cmeta[2]
+    L = np.zeros((k, k))
+    fill_cholesky(v, cpc_idx, cpc_row, cpc_col, q0, nq, L, before)
+    A_, Sigma = covariance(v, csd_idx, 0, k, L)
+    sigma = v[at]
+    g_Sigma = np.zeros((k, k))
     if T[0].shape[0] > 1:
-        return _sufficient(v, theta, R, cpc, before, C, T, at, g_v, g_theta)
-    return _two_passes(v, theta, XT, pat, R, y, cpc, before, C, at, g_v, g_theta)
+        ll, GR, g_s2 = _sufficient(theta, R, Sigma, sigma * sigma, C, T, g_Sigma, g_theta)
+    else:
+        ll, GR, g_s2 = _two_passes(theta, XT, pat, R, y, Sigma, sigma * sigma, C, g_Sigma, g_theta)
+    if ll == -np.inf:
+        return ll, GR, 0.0
+    gL = covariance_grad(g_Sigma, A_, L, v, csd_idx, 0, g_v)
+    if nq > 0:
+        cholesky_grad(v, cpc_idx, cpc_row, cpc_col, q0, nq, L, gL, before, g_v)
+    return ll, GR, 2.0 * sigma * g_s2
 
 
 @jit
@@ -216,7 +222,7 @@ def _combine(T, phi):
 
 
 @jit
-def _sufficient(v, theta, R, cpc, before, C, T, at, g_v, g_theta):
+def _sufficient(theta, R, Sigma, s2, C, T, g_Sigma, g_theta):
     """:func:`_two_passes` for an intercept-only collapsed factor and one other factor whose
     intercept each row adds, without a pass over the rows' data.
 
@@ -230,15 +236,9 @@ def _sufficient(v, theta, R, cpc, before, C, T, at, g_v, g_theta):
     collapsed groups' rows by group, the other factor's by level), no scatter: about half the
     time of the rows' passes on InstEval (``benchmarks/README.md``, session 16).
     """
-    cpc_idx, cpc_row, cpc_col = cpc
     cmeta, csd_idx, cstart, cZ, cZsum, cZtZ, oindex, oZ, pindex = C
     tstart, tgroup, tpos, tU, tJ, tG, tmeta = T
-    k, q0, nq = cmeta[0], cmeta[1], cmeta[2]
-    L = np.zeros((k, k))
-    fill_cholesky(v, cpc_idx, cpc_row, cpc_col, q0, nq, L, before)
-    A_, Sigma = covariance(v, csd_idx, 0, k, L)
-    sigma = v[at]
-    s2 = sigma * sigma
+    k = cmeta[0]
     J = cstart.shape[0] - 1
     N = cstart[J]
     U = tpos.shape[0]
@@ -277,7 +277,6 @@ def _sufficient(v, theta, R, cpc, before, C, T, at, g_v, g_theta):
     B = np.zeros((J, k))
     P, ete = _per_group_effects(R, pindex, cstart, cZsum, True, S, B, ete)
     Mm = np.zeros((J, k))
-    g_Sigma = np.zeros((k, k))
     ok, logdet, mb, extra = GROUPS_SCALAR(Sigma[0, 0], s2, cZtZ, B, Mm, g_Sigma)
     GR = np.zeros(R.shape[0])
     if not ok:
@@ -296,7 +295,4 @@ def _sufficient(v, theta, R, cpc, before, C, T, at, g_v, g_theta):
         GR[tpos[u]] += (Au[u] - nU[u] * Rv[u] - cu) * inv_s2
     for a in range(p):  # sum over the rows of d/dmu times the population columns
         g_theta[a] += (Gphi[a] - dot(tU[a], Rv) - dot(tJ[a], c)) * inv_s2
-    gL = covariance_grad(g_Sigma, A_, L, v, csd_idx, 0, g_v)
-    if nq > 0:
-        cholesky_grad(v, cpc_idx, cpc_row, cpc_col, q0, nq, L, gL, before, g_v)
-    return ll, GR, 2.0 * sigma * g_s2
+    return ll, GR, g_s2
